@@ -5,7 +5,6 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 kube_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$root/tools/kube-apiserver/go.mod")
-etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2}' "$root/tools/etcd/go.mod")
 out="${SYNCHUB_CACHE_DIR:-$root/.cache}/bin/${kube_version#v}"
 mkdir -p "$out"
 
@@ -27,6 +26,5 @@ build() {  # build NAME MODULE_DIR PACKAGE [LDFLAGS]
 v=k8s.io/component-base/version
 build kube-apiserver "$root/tools/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
   "-X $v.gitVersion=$kube_version -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
-build etcd "$root/tools/etcd" go.etcd.io/etcd/server/v3 \
-  "-X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_version}"
+build etcd "$root/tools/etcd" go.etcd.io/etcd/server/v3
 echo "$out"

@@ -1,0 +1,55 @@
+# SyncHub developer commands. `make demo` and `make test` are the two a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SANDBOX_DIR ?= .synchub/sandbox
+
+.PHONY: install control-plane lint format unit integration e2e test demo demo-down bench clean
+
+$(BIN)/synchub: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/synchub ## virtualenv in .venv with the package and test tools
+
+control-plane: ## build kube-apiserver and etcd into .cache/bin/<version>/ (once)
+	@if $(BIN)/python -c 'from hub.sandbox.binaries import find_binary as f; f("kube-apiserver"); f("etcd")' 2>/dev/null; then \
+		echo "control-plane: binaries found"; \
+	else bash scripts/build-control-plane.sh; fi
+
+lint: install ## ruff and mypy --strict
+	$(BIN)/ruff check hub tests e2e bench conftest.py
+	$(BIN)/ruff format --check hub tests e2e bench conftest.py
+	$(BIN)/mypy hub
+
+format: install
+	$(BIN)/ruff format hub tests e2e bench conftest.py
+	$(BIN)/ruff check --fix hub tests e2e bench conftest.py
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install control-plane
+	$(BIN)/pytest -q tests/integration
+
+e2e: install control-plane
+	$(BIN)/pytest -q e2e
+
+test: install control-plane lint ## everything CI runs: lint, unit, integration, e2e
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/integration e2e
+
+demo: install control-plane ## local sandbox clusters, then the hub on them
+	$(BIN)/python -m hub.demo --dir $(SANDBOX_DIR)
+
+demo-down:
+	$(BIN)/synchub sandbox down --dir $(SANDBOX_DIR)
+
+bench: install control-plane
+	@for b in bench/*.py; do $(BIN)/python $$b; done
+
+clean:
+	-$(BIN)/synchub sandbox down --dir $(SANDBOX_DIR)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

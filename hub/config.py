@@ -1,0 +1,375 @@
+"""Load and validate ``clusters.yaml`` (DESIGN.md §3) into frozen dataclasses.
+
+Every problem is a :class:`ConfigError` naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, cast
+
+import yaml
+
+from hub.errors import ConfigError
+from hub.kube.kubeconfig import (
+    IN_CLUSTER,
+    KubeconfigSet,
+    default_kubeconfig_paths,
+    expand,
+    load_kubeconfigs,
+)
+
+MASTER_LABEL = "cluster-master"
+DEFAULT_CONFIG = "clusters.yaml"
+CONFIG_ENV = "SYNCHUB_CONFIG"
+
+PropagationMode = Literal["auto", "federation", "direct"]
+CrossNamespacePolicy = Literal["deny", "source-opt-in", "allow"]
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    context: str
+    kubeconfig: tuple[Path, ...]  # files merged kubectl-style; empty for in-cluster
+    labels: Mapping[str, str]
+    is_master: bool = False
+
+    @property
+    def in_cluster(self) -> bool:
+        return self.context == IN_CLUSTER
+
+
+@dataclass(frozen=True)
+class PropagationConfig:
+    mode: PropagationMode = "auto"
+    create_namespaces: bool = True
+    adopt: bool = False
+    deletion_timeout: float = 300.0  # seconds
+
+
+@dataclass(frozen=True)
+class LeaderElectionConfig:
+    enabled: bool = False
+    namespace: str = "synchub-system"
+
+
+@dataclass(frozen=True)
+class CopyConfig:
+    cross_namespace: CrossNamespacePolicy = "source-opt-in"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    master: ClusterConfig
+    members: tuple[ClusterConfig, ...]
+    targets: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    propagation: PropagationConfig = field(default_factory=PropagationConfig)
+    leader_election: LeaderElectionConfig = field(default_factory=LeaderElectionConfig)
+    copy: CopyConfig = field(default_factory=CopyConfig)
+
+    @property
+    def clusters(self) -> tuple[ClusterConfig, ...]:
+        return (self.master, *self.members)
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """``-c`` wins, then ``$SYNCHUB_CONFIG``, then ``./clusters.yaml``."""
+    env = os.environ if environ is None else environ
+    return Path(explicit or env.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
+    """Read, parse and validate a configuration file, kubeconfig contexts included."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
+    return parse_config(text, path, environ)
+
+
+def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
+    return _Parser(str(path), environ).config(raw, path)
+
+
+_TOP_KEYS = frozenset(
+    {
+        "kubeconfig",
+        "master",
+        "members",
+        "targets",
+        "namespaces",
+        "propagation",
+        "leaderElection",
+        "copy",
+    }
+)
+_CLUSTER_KEYS = frozenset({"name", "context", "kubeconfig", "labels"})
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_TARGET = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9]*(\.[A-Za-z0-9][-A-Za-z0-9]*)*$")
+
+
+class _Parser:
+    def __init__(self, file: str, environ: dict[str, str] | None) -> None:
+        self.file = file
+        self.environ = environ
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, key, problem)
+
+    def mapping(self, value: Any, key: str, allowed: frozenset[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key or "(top level)", f"must be a mapping, got {_type(value)}")
+        for name in value:
+            if name not in allowed:
+                prefix = f"{key}." if key else ""
+                known = ", ".join(sorted(allowed))
+                raise self.fail(f"{prefix}{name}", f"unknown key (known keys: {known})")
+        return cast(dict[str, Any], value)
+
+    def string(self, value: Any, key: str, default: str | None = None) -> str:
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"must be a non-empty string, got {_type(value)}")
+        return value
+
+    def boolean(self, value: Any, key: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {_type(value)}")
+        return value
+
+    def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
+        if value is None:
+            return choices[0]
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return cast(str, value)
+
+    def string_list(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be a list of strings, got {_type(value)}")
+        return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
+
+    def config(self, raw: Any, path: Path) -> Config:
+        top = self.mapping(raw, "", _TOP_KEYS)
+        if raw is None:
+            raise self.fail("", "file is empty")
+        default_paths = (
+            (expand(self.string(top["kubeconfig"], "kubeconfig")),)
+            if top.get("kubeconfig") is not None
+            else default_kubeconfig_paths(self.environ)
+        )
+        if "master" not in top:
+            raise self.fail("master", "is required")
+        master = self.cluster(top["master"], "master", default_paths, is_master=True)
+        members_raw = top.get("members")
+        if members_raw is not None and not isinstance(members_raw, list):
+            raise self.fail("members", f"must be a list, got {_type(members_raw)}")
+        members = tuple(
+            self.cluster(item, f"members[{i}]", default_paths, is_master=False)
+            for i, item in enumerate(members_raw or [])
+        )
+        self.check_distinct(master, members)
+        return Config(
+            path=path,
+            master=master,
+            members=members,
+            targets=self.targets(top.get("targets")),
+            namespaces=self.namespaces(top.get("namespaces")),
+            propagation=self.propagation(top.get("propagation")),
+            leader_election=self.leader_election(top.get("leaderElection")),
+            copy=self.copy(top.get("copy")),
+        )
+
+    def cluster(
+        self, raw: Any, key: str, default_paths: tuple[Path, ...], *, is_master: bool
+    ) -> ClusterConfig:
+        body = self.mapping(raw, key, _CLUSTER_KEYS)
+        if raw is None:
+            raise self.fail(key, "must be a mapping with at least a context")
+        name = self.string(body.get("name"), f"{key}.name", "master" if is_master else None)
+        if not _DNS_LABEL.match(name) or len(name) > 63:
+            raise self.fail(f"{key}.name", f"{name!r} is not a valid cluster name (DNS label)")
+        context = self.string(body.get("context"), f"{key}.context")
+        labels = self.labels(body.get("labels"), f"{key}.labels")
+        if is_master:
+            labels = {**labels, MASTER_LABEL: "true"}
+        if context == IN_CLUSTER:
+            paths: tuple[Path, ...] = ()
+        else:
+            paths = default_paths
+            if body.get("kubeconfig") is not None:
+                paths = (expand(self.string(body["kubeconfig"], f"{key}.kubeconfig")),)
+            kubeconfig = load_kubeconfigs(paths, config_file=self.file, key=f"{key}.kubeconfig")
+            self.check_context(kubeconfig, context, f"{key}.context")
+        return ClusterConfig(name, context, paths, MappingProxyType(labels), is_master)
+
+    def check_context(self, kubeconfig: KubeconfigSet, context: str, key: str) -> None:
+        if kubeconfig.has_context(context):
+            return
+        known = ", ".join(kubeconfig.context_names()) or "none"
+        raise self.fail(
+            key,
+            f"context {context!r} not found in kubeconfig {kubeconfig.describe()} "
+            f"(contexts: {known})",
+        )
+
+    def labels(self, raw: Any, key: str) -> dict[str, str]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise self.fail(key, f"must be a mapping of label keys to values, got {_type(raw)}")
+        labels: dict[str, str] = {}
+        for name, value in raw.items():
+            if not isinstance(name, str) or not _valid_label_key(name):
+                raise self.fail(f"{key}.{name}", "is not a valid label key")
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise self.fail(
+                    f"{key}.{name}", f"label value must be a string, got {_type(value)}"
+                )
+            text = str(value)
+            if text and (len(text) > 63 or not _LABEL_NAME.match(text)):
+                raise self.fail(f"{key}.{name}", f"{text!r} is not a valid label value")
+            labels[name] = text
+        return labels
+
+    def check_distinct(self, master: ClusterConfig, members: tuple[ClusterConfig, ...]) -> None:
+        seen: dict[str, str] = {master.name: "master"}
+        for i, member in enumerate(members):
+            key = f"members[{i}]"
+            if member.name in seen:
+                raise self.fail(
+                    f"{key}.name",
+                    f"duplicate cluster name {member.name!r} (also {seen[member.name]})",
+                )
+            seen[member.name] = key
+            same_context = member.context == master.context and (
+                member.kubeconfig == master.kubeconfig or member.in_cluster
+            )
+            if same_context:
+                raise self.fail(f"{key}.context", f"{member.context!r} is the master's context")
+        for i, member in enumerate(members):
+            if member.in_cluster:
+                raise self.fail(f"members[{i}].context", "in-cluster is only valid for the master")
+        self.check_servers(master, members)
+
+    def check_servers(self, master: ClusterConfig, members: tuple[ClusterConfig, ...]) -> None:
+        """Two contexts pointing at one API server would make the hub fight itself."""
+        servers: dict[str, str] = {}
+        for key, cluster in (
+            ("master", master),
+            *((f"members[{i}]", m) for i, m in enumerate(members)),
+        ):
+            if cluster.in_cluster:
+                continue
+            kubeconfig = load_kubeconfigs(cluster.kubeconfig, config_file=self.file, key=key)
+            server = kubeconfig.server_of(cluster.context)
+            if server is None:
+                continue
+            if server in servers:
+                raise self.fail(
+                    f"{key}.context",
+                    f"points at the same API server ({server}) as {servers[server]}",
+                )
+            servers[server] = key
+
+    def targets(self, raw: Any) -> tuple[str, ...]:
+        targets = self.string_list(raw, "targets")
+        for i, target in enumerate(targets):
+            if not _TARGET.match(target):
+                raise self.fail(
+                    f"targets[{i}]",
+                    f"{target!r} is not of the form KIND|RESOURCE[[.VERSION].GROUP]",
+                )
+        return targets
+
+    def namespaces(self, raw: Any) -> tuple[str, ...]:
+        names = self.string_list(raw, "namespaces")
+        for i, name in enumerate(names):
+            if not _DNS_LABEL.match(name) or len(name) > 63:
+                raise self.fail(f"namespaces[{i}]", f"{name!r} is not a valid namespace name")
+        return names
+
+    def propagation(self, raw: Any) -> PropagationConfig:
+        keys = frozenset({"mode", "createNamespaces", "adopt", "deletionTimeout"})
+        body = self.mapping(raw, "propagation", keys)
+        mode = self.choice(body.get("mode"), "propagation.mode", ("auto", "federation", "direct"))
+        timeout = body.get("deletionTimeout")
+        return PropagationConfig(
+            mode=cast(PropagationMode, mode),
+            create_namespaces=self.boolean(
+                body.get("createNamespaces"), "propagation.createNamespaces", True
+            ),
+            adopt=self.boolean(body.get("adopt"), "propagation.adopt", False),
+            deletion_timeout=300.0
+            if timeout is None
+            else self.duration(timeout, "propagation.deletionTimeout"),
+        )
+
+    def duration(self, raw: Any, key: str) -> float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0:
+            return float(raw)
+        text = raw.strip() if isinstance(raw, str) else ""
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise self.fail(key, f"{raw!r} is not a duration like 30s, 5m or 1h30m")
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        return sum(float(n) * scale[u] for n, u in parts)
+
+    def leader_election(self, raw: Any) -> LeaderElectionConfig:
+        body = self.mapping(raw, "leaderElection", frozenset({"enabled", "namespace"}))
+        namespace = self.string(body.get("namespace"), "leaderElection.namespace", "synchub-system")
+        if not _DNS_LABEL.match(namespace):
+            raise self.fail("leaderElection.namespace", f"{namespace!r} is not a valid namespace")
+        return LeaderElectionConfig(
+            enabled=self.boolean(body.get("enabled"), "leaderElection.enabled", False),
+            namespace=namespace,
+        )
+
+    def copy(self, raw: Any) -> CopyConfig:
+        body = self.mapping(raw, "copy", frozenset({"crossNamespace"}))
+        policy = self.choice(
+            body.get("crossNamespace"), "copy.crossNamespace", ("source-opt-in", "deny", "allow")
+        )
+        return CopyConfig(cross_namespace=cast(CrossNamespacePolicy, policy))
+
+
+def _valid_label_key(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))
+
+
+def _type(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )

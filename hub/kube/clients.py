@@ -1,0 +1,214 @@
+"""One small async HTTP client per cluster, speaking JSON dicts to the API server.
+
+Built on aiohttp with credentials from :mod:`hub.kube.credentials`; every request has a
+timeout, a 401 reloads the credentials once, and errors surface as :mod:`hub.kube.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from hub.config import ClusterConfig
+from hub.kube.credentials import Credentials, CredentialsError, Endpoint
+from hub.kube.errors import ApiError, ClusterUnreachable, Unauthorized
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+Params = Mapping[str, str | int | bool]
+
+
+class ClusterClient:
+    """HTTP access to one cluster. Create with :meth:`connect`, close with :meth:`close`."""
+
+    def __init__(self, cluster: ClusterConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.cluster = cluster
+        self.name = cluster.name
+        self.timeout = timeout
+        self._credentials = Credentials(cluster)
+        self._endpoint: Endpoint | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._reload_lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, cluster: ClusterConfig, **kwargs: Any) -> ClusterClient:
+        client = cls(cluster, **kwargs)
+        await client._open()
+        return client
+
+    async def _open(self) -> None:
+        try:
+            self._endpoint = await self._credentials.load()
+        except CredentialsError as exc:
+            raise ClusterUnreachable(self.name, str(exc)) from None
+        if self._session is not None:
+            await self._session.close()
+        connector = aiohttp.TCPConnector(limit=256, ssl=self._endpoint.ssl)
+        self._session = aiohttp.ClientSession(connector=connector)
+
+    @property
+    def server(self) -> str:
+        return self._endpoint.server if self._endpoint else ""
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> ClusterClient:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        timeout: float | None = None,
+        accept: str = JSON,
+    ) -> Any:
+        """Send one request and return the decoded JSON body; raise ApiError on error status."""
+        for attempt in range(2):
+            status, payload = await self._send(
+                method, path, params, body, content_type, timeout, accept
+            )
+            if status == 401 and attempt == 0:
+                await self._reload_credentials()
+                continue
+            if status >= 400:
+                raise ApiError.from_response(self.name, status, payload)
+            return payload
+        raise AssertionError("unreachable")
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: Any,
+        content_type: str,
+        timeout: float | None,
+        accept: str,
+    ) -> tuple[int, Any]:
+        session, endpoint = self._ready()
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        headers = await self._headers(accept)
+        if data is not None:
+            headers["Content-Type"] = content_type
+        try:
+            async with session.request(
+                method,
+                endpoint.server + path,
+                params=_query(params),
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
+                server_hostname=endpoint.server_hostname,
+            ) as response:
+                text = await response.text()
+                return response.status, _decode(text)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ClusterUnreachable(self.name, _describe(exc)) from None
+
+    async def _headers(self, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": "synchub"}
+        try:
+            token = await self._credentials.authorization()
+        except Exception as exc:  # exec plugins fail in many ways; report as unreachable
+            raise ClusterUnreachable(self.name, f"credential refresh failed: {exc}") from None
+        if token:
+            headers["Authorization"] = token
+        return headers
+
+    async def _reload_credentials(self) -> None:
+        async with self._reload_lock:
+            log.info("cluster %s: credentials refused, reloading them", self.name)
+            await self._open()
+
+    def _ready(self) -> tuple[aiohttp.ClientSession, Endpoint]:
+        if self._session is None or self._endpoint is None:
+            raise ClusterUnreachable(self.name, "client is closed")
+        return self._session, self._endpoint
+
+    async def get(self, path: str, params: Params | None = None) -> Any:
+        return await self.request("GET", path, params=params)
+
+    async def stream(
+        self, path: str, params: Params, *, read_timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield the JSON lines of a watch; ends when the server closes the stream.
+
+        ``read_timeout`` bounds the silence between lines, so a dead connection is noticed.
+        """
+        session, endpoint = self._ready()
+        headers = await self._headers(JSON)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeout, sock_read=read_timeout
+        )
+        try:
+            async with session.get(
+                endpoint.server + path,
+                params=_query(params),
+                headers=headers,
+                timeout=timeout,
+                server_hostname=endpoint.server_hostname,
+            ) as response:
+                if response.status >= 400:
+                    payload = _decode(await response.text())
+                    if response.status == 401:
+                        await self._reload_credentials()
+                        raise Unauthorized(self.name, 401, "Unauthorized", "credentials refused")
+                    raise ApiError.from_response(self.name, response.status, payload)
+                async for line in response.content:
+                    if line.strip():
+                        yield json.loads(line)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ClusterUnreachable(self.name, _describe(exc)) from None
+
+
+def _query(params: Params | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items()}
+
+
+def _decode(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"kind": "Status", "message": text[:200]}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "request timed out"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"TLS certificate not trusted: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        reason = (
+            "connection refused"
+            if isinstance(os_error, ConnectionRefusedError)
+            else os_error.strerror or str(os_error)
+        )
+        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,193 @@
+"""API discovery for one cluster: which resources it serves, refreshed when a name is missing.
+
+Uses aggregated discovery (two requests) where the server offers it, else the classic
+per-group-version walk. A group version that fails to answer (a broken aggregated API) is
+left out and logged; the rest stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from hub.kube.clients import ClusterClient
+from hub.kube.errors import KubeError
+from hub.kube.resources import ResourceInfo, by_kind, resolve_resource
+
+log = logging.getLogger(__name__)
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+REFRESH_MIN_INTERVAL = 1.0  # seconds: a burst of unknown names causes one re-discovery
+
+
+class UnknownResource(LookupError):
+    def __init__(self, cluster: str, name: str) -> None:
+        super().__init__(f"the server for cluster {cluster} doesn't have a resource type {name!r}")
+
+
+class Discovery:
+    """Cached discovery of one cluster."""
+
+    def __init__(self, client: ClusterClient) -> None:
+        self.client = client
+        self._resources: tuple[ResourceInfo, ...] = ()
+        self._groups: frozenset[str] = frozenset()
+        self._refreshed_at = -1e9
+        self._lock = asyncio.Lock()
+        self.failed: tuple[str, ...] = ()  # group versions that did not answer last time
+
+    @property
+    def resources(self) -> tuple[ResourceInfo, ...]:
+        return self._resources
+
+    def serves_group(self, group: str) -> bool:
+        return group in self._groups
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            started = time.monotonic()
+            resources, groups, failed = await self._discover()
+            self._resources, self._groups, self.failed = resources, groups, failed
+            self._refreshed_at = started
+            for gv in failed:
+                log.warning("cluster %s: discovery of %s failed; skipping it", self.client.name, gv)
+
+    async def ensure(self) -> None:
+        if not self._resources:
+            await self.refresh()
+
+    async def resolve(self, name: str) -> ResourceInfo:
+        """kubectl-style name resolution; an unknown name triggers one re-discovery."""
+        await self.ensure()
+        info = resolve_resource(name, self._resources)
+        if info is None and await self._maybe_refresh():
+            info = resolve_resource(name, self._resources)
+        if info is None:
+            raise UnknownResource(self.client.name, name)
+        return info
+
+    async def for_kind(self, group: str, kind: str, version: str | None = None) -> ResourceInfo:
+        await self.ensure()
+        found = by_kind(self._resources, group, kind, version)
+        if not found and await self._maybe_refresh():
+            found = by_kind(self._resources, group, kind, version)
+        if not found:
+            where = f"{group}/{version}" if version else group or "core"
+            raise UnknownResource(self.client.name, f"{kind} ({where})")
+        return found[0]
+
+    async def _maybe_refresh(self) -> bool:
+        if time.monotonic() - self._refreshed_at < REFRESH_MIN_INTERVAL:
+            return False
+        await self.refresh()
+        return True
+
+    async def _discover(
+        self,
+    ) -> tuple[tuple[ResourceInfo, ...], frozenset[str], tuple[str, ...]]:
+        core = await self.client.request("GET", "/api", accept=AGGREGATED)
+        apis = await self.client.request("GET", "/apis", accept=AGGREGATED)
+        if _is_aggregated(core) and _is_aggregated(apis):
+            resources, failed = _from_aggregated(core, ""), []
+            more, stale = _from_aggregated_groups(apis)
+            resources += more
+            failed += stale
+        else:
+            resources, failed = await self._discover_legacy(apis)
+        groups = frozenset(info.group for info in resources)
+        return tuple(resources), groups, tuple(failed)
+
+    async def _discover_legacy(self, apis: Any) -> tuple[list[ResourceInfo], list[str]]:
+        group_versions = [("", "v1", True)]
+        for group in (apis or {}).get("groups") or []:
+            preferred = (group.get("preferredVersion") or {}).get("version")
+            for version in group.get("versions") or []:
+                group_versions.append(
+                    (group["name"], version["version"], version["version"] == preferred)
+                )
+
+        async def fetch(group: str, version: str) -> Any:
+            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            return await self.client.request("GET", path)
+
+        answers = await asyncio.gather(
+            *(fetch(g, v) for g, v, _ in group_versions), return_exceptions=True
+        )
+        resources: list[ResourceInfo] = []
+        failed: list[str] = []
+        for (group, version, preferred), answer in zip(group_versions, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, KubeError):
+                    raise answer
+                failed.append(f"{group}/{version}" if group else version)
+                continue
+            resources += _from_resource_list(answer, group, version, preferred)
+        return resources, failed
+
+
+def _is_aggregated(document: Any) -> bool:
+    return isinstance(document, dict) and document.get("kind") == "APIGroupDiscoveryList"
+
+
+def _from_aggregated_groups(document: Any) -> tuple[list[ResourceInfo], list[str]]:
+    resources: list[ResourceInfo] = []
+    stale: list[str] = []
+    for group in document.get("items") or []:
+        name = (group.get("metadata") or {}).get("name", "")
+        resources += _from_aggregated({"items": [group]}, name)
+        stale += [
+            f"{name}/{v.get('version')}"
+            for v in group.get("versions") or []
+            if v.get("freshness") == "Stale"
+        ]
+    return resources, stale
+
+
+def _from_aggregated(document: Any, group_name: str) -> list[ResourceInfo]:
+    found: list[ResourceInfo] = []
+    for group in document.get("items") or []:
+        name = (group.get("metadata") or {}).get("name", group_name) or ""
+        for index, version in enumerate(group.get("versions") or []):
+            if version.get("freshness") == "Stale":
+                continue
+            for res in version.get("resources") or []:
+                kind = (res.get("responseKind") or {}).get("kind", "")
+                subresources = {s.get("subresource") for s in res.get("subresources") or []}
+                found.append(
+                    ResourceInfo(
+                        group=name,
+                        version=version.get("version", ""),
+                        resource=res.get("resource", ""),
+                        kind=kind,
+                        namespaced=res.get("scope") == "Namespaced",
+                        singular=res.get("singularResource") or kind.lower(),
+                        verbs=frozenset(res.get("verbs") or ()),
+                        has_status="status" in subresources,
+                        preferred=index == 0,  # versions are listed preferred first
+                    )
+                )
+    return found
+
+
+def _from_resource_list(
+    document: Any, group: str, version: str, preferred: bool
+) -> list[ResourceInfo]:
+    items = (document or {}).get("resources") or []
+    subresources = {r["name"] for r in items if "/" in r.get("name", "")}
+    return [
+        ResourceInfo(
+            group=group,
+            version=version,
+            resource=r["name"],
+            kind=r.get("kind", ""),
+            namespaced=bool(r.get("namespaced")),
+            singular=r.get("singularName") or r.get("kind", "").lower(),
+            verbs=frozenset(r.get("verbs") or ()),
+            has_status=f"{r['name']}/status" in subresources,
+            preferred=preferred,
+        )
+        for r in items
+        if "/" not in r.get("name", "")
+    ]

@@ -1,0 +1,126 @@
+"""Read kubeconfig files the way kubectl does: several files merge, the first definition wins."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.errors import ConfigError
+
+IN_CLUSTER = "in-cluster"
+
+
+def default_kubeconfig_paths(environ: dict[str, str] | None = None) -> tuple[Path, ...]:
+    """``$KUBECONFIG`` (a path list, like kubectl), else ``~/.kube/config``."""
+    env = os.environ if environ is None else environ
+    raw = env.get("KUBECONFIG", "")
+    paths = [expand(p) for p in raw.split(os.pathsep) if p.strip()]
+    return tuple(dict.fromkeys(paths)) or (expand("~/.kube/config"),)
+
+
+def expand(path: str) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(path.strip())))
+
+
+@dataclass(frozen=True)
+class KubeconfigSet:
+    """The merged content of one or more kubeconfig files."""
+
+    paths: tuple[Path, ...]
+    merged: dict[str, Any]
+
+    def has_context(self, name: str) -> bool:
+        return any(c.get("name") == name for c in self.merged.get("contexts") or [])
+
+    def context_names(self) -> list[str]:
+        return [str(c.get("name")) for c in self.merged.get("contexts") or []]
+
+    def server_of(self, context: str) -> str | None:
+        """The API server URL a context points at, or None if it cannot be told."""
+        ctx = _named(self.merged.get("contexts"), context)
+        cluster_name = (ctx or {}).get("context", {}).get("cluster")
+        cluster = _named(self.merged.get("clusters"), cluster_name)
+        server = (cluster or {}).get("cluster", {}).get("server")
+        return str(server).rstrip("/") if server else None
+
+    def describe(self) -> str:
+        return os.pathsep.join(str(p) for p in self.paths)
+
+
+def _named(items: Any, name: Any) -> dict[str, Any] | None:
+    for item in items or []:
+        if isinstance(item, dict) and item.get("name") == name:
+            return item
+    return None
+
+
+def merge_kubeconfigs(documents: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """Merge parsed kubeconfigs; for named entries and scalars the first file wins (kubectl rule).
+
+    Relative file references are made absolute against the file that holds them, so the
+    merged dict can be used on its own.
+    """
+    merged: dict[str, Any] = {"clusters": [], "contexts": [], "users": []}
+    for path, doc in documents:
+        base = path.parent
+        for section, field, file_keys in (
+            ("clusters", "cluster", ("certificate-authority",)),
+            ("users", "user", ("client-certificate", "client-key", "tokenFile")),
+            ("contexts", "context", ()),
+        ):
+            seen = {entry.get("name") for entry in merged[section]}
+            for entry in doc.get(section) or []:
+                if not isinstance(entry, dict) or entry.get("name") in seen:
+                    continue
+                merged[section].append(_absolutise(entry, field, file_keys, base))
+                seen.add(entry.get("name"))
+        if "current-context" not in merged and doc.get("current-context"):
+            merged["current-context"] = doc["current-context"]
+    return merged
+
+
+def _absolutise(
+    entry: dict[str, Any], field: str, keys: tuple[str, ...], base: Path
+) -> dict[str, Any]:
+    body = dict(entry.get(field) or {})
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            body[key] = str(base / value)
+    return {**entry, field: body}
+
+
+def load_kubeconfigs(paths: Sequence[Path], *, config_file: str, key: str) -> KubeconfigSet:
+    """Read and merge kubeconfig files; a missing file is skipped like kubectl, unless all are."""
+    documents: list[tuple[Path, dict[str, Any]]] = []
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(
+                config_file, key, f"cannot read kubeconfig {path}: {exc.strerror}"
+            ) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                config_file, key, f"kubeconfig {path} is not valid YAML: {_yaml_line(exc)}"
+            ) from None
+        if not isinstance(doc, dict):
+            raise ConfigError(config_file, key, f"kubeconfig {path} is not a mapping")
+        documents.append((path, doc))
+    if not documents:
+        names = ", ".join(str(p) for p in paths)
+        raise ConfigError(config_file, key, f"kubeconfig not found: {names}")
+    return KubeconfigSet(tuple(paths), merge_kubeconfigs(documents))
+
+
+def _yaml_line(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)

@@ -1,0 +1,95 @@
+"""Start, probe and stop the sandbox's long-lived processes (they outlive the CLI)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+
+class SandboxError(Exception):
+    """The sandbox could not be started or used; the message says why in one line or a tail."""
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (held open together so none is handed out twice)."""
+    with ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+        return ports
+
+
+def spawn(args: list[str], log_file: Path) -> int:
+    """Start a process in its own session, output appended to ``log_file``; return its PID."""
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def alive(pid: int, marker: str) -> bool:
+    """True while ``pid`` runs and is ours (its command line holds ``marker``, so a reused
+    PID of some other process is never mistaken for it)."""
+    _reap(pid)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and marker.encode() in cmdline
+
+
+def stop(pid: int, marker: str, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; waits until the process is gone."""
+    if not alive(pid, marker):
+        return
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid, marker):
+        if time.monotonic() > deadline:
+            _signal(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+        time.sleep(0.05)
+
+
+def _signal(pid: int, sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the process is our own child (else it stays a zombie)."""
+    with suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        content = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(content[-lines:])
+
+
+def probe(url: str, context: ssl.SSLContext | None = None, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers 200 (``/readyz`` of the API server, ``/health`` of etcd)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ssl.SSLError):
+        return False
