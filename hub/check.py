@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.config import ClusterConfig, Config
-from hub.federation_groups import CONTROL_GROUPS, TYPE_GROUPS
+from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.errors import ApiError, ClusterUnreachable, Forbidden, KubeError, Unauthorized
@@ -50,7 +50,7 @@ async def inspect(cluster: ClusterConfig, timeout: float = 10.0) -> ClusterRepor
             return ClusterReport(
                 cluster, not isinstance(exc, ClusterUnreachable), problem=_why(exc)
             )
-    served = tuple(g for g in TYPE_GROUPS if discovery.serves_group(g))
+    served = tuple(g for g in FEDERATED_GROUPS if discovery.serves_group(g))
     return ClusterReport(
         cluster,
         True,

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from hub import __version__
-from hub.config import config_path, load_config
+from hub.config import Config, config_path, load_config
+from hub.crds import DEFAULT_KINDS, render_crds
 from hub.errors import UserError
+from hub.federation import FEDERATED_GROUPS
 from hub.sandbox import DEFAULT_DIR, Sandbox, SandboxError
+from hub.server import parse_addr
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    run = commands.add_parser("run", help="run the hub")
+    run.add_argument("--once", action="store_true", help="sync once; exit 0 only if all in sync")
+    run.add_argument("--dry-run", action="store_true", help="log every write, perform none")
+    run.add_argument("--mode", choices=("auto", "federation", "direct"), help="propagation mode")
+    run.add_argument("--http-addr", default="0.0.0.0:8080", help="HOST:PORT (default 0.0.0.0:8080)")
+    run.add_argument("--log-format", choices=("text", "json"), default="text")
+    run.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error"), type=str.lower
+    )
+
     commands.add_parser("check", help="connect to every cluster and report")
+
+    crds = commands.add_parser("crds", help="print CRD YAML for Federated types")
+    crds.add_argument("--group", choices=FEDERATED_GROUPS, help="one API group (default both)")
+    crds.add_argument(
+        "--kind",
+        action="append",
+        help=f"target kind, repeatable (default {', '.join(DEFAULT_KINDS)})",
+    )
     commands.add_parser("version", help="print the version")
 
     sandbox = commands.add_parser("sandbox", help="local real clusters for tests and the demo")
@@ -64,7 +86,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "sandbox":
         return _sandbox(args)
+    if args.command == "crds":
+        groups = (args.group,) if args.group else FEDERATED_GROUPS
+        print(render_crds(groups, args.kind or DEFAULT_KINDS), end="")
+        return 0
     config = load_config(config_path(args.config))
+    if args.command == "run":
+        return _run(config, args)
     if args.command == "check":
         from hub.check import check_all, render_table
 
@@ -72,6 +100,26 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(render_table(config, reports))
         return 0 if all(r.ok for r in reports) else 1
     raise AssertionError(args.command)
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    from hub.app import Hub, RunOptions
+    from hub.logs import setup_logging
+
+    host, port = parse_addr(args.http_addr)
+    setup_logging(args.log_level, args.log_format)
+    options = RunOptions(
+        once=args.once, dry_run=args.dry_run, mode=args.mode, http_host=host, http_port=port
+    )
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await Hub(config, options).run(stop)
+
+    return asyncio.run(main())
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from hub.errors import ConfigError
+from hub.federation import MASTER_LABEL
 from hub.kube.kubeconfig import (
     IN_CLUSTER,
     KubeconfigSet,
@@ -24,7 +25,6 @@ from hub.kube.kubeconfig import (
     load_kubeconfigs,
 )
 
-MASTER_LABEL = "cluster-master"
 DEFAULT_CONFIG = "clusters.yaml"
 CONFIG_ENV = "SYNCHUB_CONFIG"
 
@@ -102,8 +102,15 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
+        position = getattr(exc, "position", None)  # a ReaderError (bad character) has no mark
+        if mark is not None:
+            where = f"line {mark.line + 1}"
+        elif isinstance(position, int):
+            line = text.count("\n", 0, position) + 1
+            where = f"line {line}"
+        else:
+            where = ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
     return _Parser(str(path), environ).config(raw, path)
 

@@ -19,7 +19,9 @@ class ConfigError(UserError):
         self.key = key
         self.problem = problem
         where = f"{file}: {key}" if key else file
-        super().__init__(f"{where}: {problem}")
+        # One line whatever the file, key or problem holds (a YAML key may contain "\n").
+        message = f"{where}: {problem}".replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(message)
 
 
 class UsageError(UserError):

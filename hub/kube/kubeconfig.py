@@ -67,7 +67,7 @@ def merge_kubeconfigs(documents: Sequence[tuple[Path, dict[str, Any]]]) -> dict[
     """
     merged: dict[str, Any] = {"clusters": [], "contexts": [], "users": []}
     for path, doc in documents:
-        base = path.parent
+        base = path.absolute().parent  # a relative $KUBECONFIG entry must not leave them relative
         for section, field, file_keys in (
             ("clusters", "cluster", ("certificate-authority",)),
             ("users", "user", ("client-certificate", "client-key", "tokenFile")),
@@ -113,11 +113,30 @@ def load_kubeconfigs(paths: Sequence[Path], *, config_file: str, key: str) -> Ku
             ) from None
         if not isinstance(doc, dict):
             raise ConfigError(config_file, key, f"kubeconfig {path} is not a mapping")
+        problem = _shape_problem(doc)
+        if problem:
+            raise ConfigError(config_file, key, f"kubeconfig {path}: {problem}")
         documents.append((path, doc))
     if not documents:
         names = ", ".join(str(p) for p in paths)
         raise ConfigError(config_file, key, f"kubeconfig not found: {names}")
     return KubeconfigSet(tuple(paths), merge_kubeconfigs(documents))
+
+
+def _shape_problem(doc: dict[str, Any]) -> str | None:
+    """What makes a parsed kubeconfig unusable for merging, or None."""
+    for section, field in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+        entries = doc.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            return f"{section} must be a list"
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                return f"{section}[{i}] must be a mapping with a name"
+            if not isinstance(entry.get(field) or {}, dict):
+                return f"{section}[{i}].{field} must be a mapping"
+    return None
 
 
 def _yaml_line(exc: yaml.YAMLError) -> str:

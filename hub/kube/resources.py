@@ -78,6 +78,8 @@ def parse_resource_name(text: str) -> tuple[ResourceQuery, ...]:
 
 
 def _matches(query: ResourceQuery, info: ResourceInfo) -> bool:
+    if "/" in info.resource:  # a subresource such as deployments/scale (kind Scale)
+        return False
     if query.group is not None and info.group != query.group:
         return False
     if query.version is not None:

@@ -1,0 +1,173 @@
+"""Wiring: connect to the master, start caches and controllers, serve HTTP, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from hub.config import Config
+from hub.engine.copy_controller import CopyController
+from hub.engine.tasks import Supervisor
+from hub.engine.writer import Writer
+from hub.federation import CONTROL_GROUPS
+from hub.kube.clients import ClusterClient
+from hub.kube.discovery import Discovery
+from hub.kube.errors import KubeError
+from hub.metrics import Metrics
+from hub.server import HttpServer
+
+log = logging.getLogger(__name__)
+
+DISCOVERY_INTERVAL = 30.0  # seconds: new Federated CRDs become targets within this
+ONCE_TIMEOUT = 300.0
+SHUTDOWN_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    once: bool = False
+    dry_run: bool = False
+    mode: str | None = None
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+
+
+class Hub:
+    def __init__(self, config: Config, options: RunOptions) -> None:
+        self.config = config
+        self.options = options
+        self.metrics = Metrics()
+        self.supervisor = Supervisor()
+        self.copy: CopyController | None = None
+        self.server = HttpServer(self.metrics, self.readiness)
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.copy is None:
+            return False, "connecting to the master"
+        if not self.copy.synced():
+            return False, "caches syncing"
+        return True, "ready"
+
+    async def run(self, stop: asyncio.Event) -> int:
+        if not self.options.once:
+            await self.server.start(self.options.http_host, self.options.http_port)
+            log.info("serving /healthz /readyz /metrics on port %d", self.server.port)
+        connected = await self._connect_master(stop)
+        if connected is None:
+            return 1
+        master, discovery = connected
+        try:
+            return await self._run_with(master, discovery, stop)
+        finally:
+            await self._shutdown()
+            await master.close()
+
+    async def _connect_master(self, stop: asyncio.Event) -> tuple[ClusterClient, Discovery] | None:
+        """Connect and discover; a hub keeps trying, ``--once`` gives up at the first error."""
+        failures = 0
+        while not stop.is_set():
+            client: ClusterClient | None = None
+            try:
+                client = await ClusterClient.connect(self.config.master)
+                discovery = Discovery(client)
+                await discovery.refresh()
+                self.metrics.cluster_ready.labels(cluster=client.name).set(1)
+                return client, discovery
+            except KubeError as exc:
+                if client is not None:
+                    await client.close()
+                self.metrics.cluster_ready.labels(cluster=self.config.master.name).set(0)
+                if self.options.once:
+                    log.error("master %s: %s", self.config.master.name, exc)
+                    return None
+                failures += 1
+                delay = min(30.0, 2.0**failures) * random.uniform(0.8, 1.2)
+                log.warning("master %s: %s; retrying in %.0fs", self.config.master.name, exc, delay)
+                await _wait(stop, delay)
+        return None
+
+    async def _run_with(
+        self, master: ClusterClient, discovery: Discovery, stop: asyncio.Event
+    ) -> int:
+        mode = self._mode(discovery)
+        log.info(
+            "master %s (%s): propagation mode %s%s",
+            master.name,
+            master.server,
+            mode,
+            " (dry-run: no writes)" if self.options.dry_run else "",
+        )
+        writer = Writer(master, self.metrics, dry_run=self.options.dry_run)
+        self.copy = CopyController(
+            self.config, master, discovery, writer, self.supervisor, self.metrics
+        )
+        await self.copy.start_targets()
+        self.supervisor.spawn("copy-workers", self.copy.run_workers)
+        self.supervisor.spawn("discovery", lambda: self._rediscover(discovery))
+        if self.options.once:
+            return await self._once()
+        await stop.wait()
+        log.info("shutting down")
+        return 0
+
+    def _mode(self, discovery: Discovery) -> str:
+        configured = self.options.mode or self.config.propagation.mode
+        if configured != "auto":
+            return configured
+        controller = any(discovery.serves_group(g) for g in CONTROL_GROUPS)
+        return "federation" if controller else "direct"
+
+    async def _rediscover(self, discovery: Discovery) -> None:
+        """Pick up target CRDs created after start (discovery is two cheap requests)."""
+        assert self.copy is not None
+        while True:
+            await asyncio.sleep(DISCOVERY_INTERVAL)
+            try:
+                await discovery.refresh()
+                await self.copy.start_targets()
+            except KubeError as exc:
+                log.warning("discovery refresh failed: %s", exc)
+
+    async def _once(self) -> int:
+        """Wait until every cache has synced and the queue is settled, then judge."""
+        assert self.copy is not None
+        copy = self.copy
+        deadline = time.monotonic() + ONCE_TIMEOUT
+        settled = 0
+        while settled < 3:
+            idle = copy.synced() and not len(copy.queue) and not copy.queue.processing
+            settled = settled + 1 if idle else 0
+            if time.monotonic() > deadline:
+                log.error("--once: not settled after %.0fs", ONCE_TIMEOUT)
+                return 1
+            await asyncio.sleep(0.05)
+        if copy.queue.delayed:
+            log.error("--once: %d objects are waiting to retry after errors", copy.queue.delayed)
+            return 1
+        if not copy.in_sync():
+            log.error("--once: some objects are not in sync (see the warnings above)")
+            return 1
+        log.info("--once: everything is in sync")
+        return 0
+
+    async def _shutdown(self) -> None:
+        if self.copy is not None:
+            self.copy.queue.shutdown()
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE):
+                    await self.copy.queue.drain()  # in-flight writes finish
+            except TimeoutError:
+                log.warning("shutdown: in-flight work did not finish in %.0fs", SHUTDOWN_GRACE)
+        await self.supervisor.stop()
+        await self.server.stop()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        pass

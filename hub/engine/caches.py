@@ -1,0 +1,85 @@
+"""A set of watch caches on one cluster, started lazily and supervised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from hub.engine.tasks import Supervisor
+from hub.kube.clients import ClusterClient
+from hub.kube.resources import ResourceInfo
+from hub.kube.watch import EventType, WatchCache
+from hub.metrics import Metrics
+from hub.types import GroupResource, Obj
+
+Handler = Callable[[ResourceInfo, EventType, Obj], None]
+SyncHandler = Callable[[ResourceInfo], None]
+
+
+class CacheSet:
+    """Watch caches keyed by (resource, namespace); ``ensure`` never waits for a sync."""
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        supervisor: Supervisor,
+        metrics: Metrics,
+        handler: Handler,
+        *,
+        on_synced: SyncHandler | None = None,
+        label_selector: str = "",
+    ) -> None:
+        self.client = client
+        self.supervisor = supervisor
+        self.metrics = metrics
+        self.handler = handler
+        self.on_synced = on_synced
+        self.label_selector = label_selector
+        self._caches: dict[tuple[GroupResource, str], WatchCache] = {}
+        self.infos: dict[GroupResource, ResourceInfo] = {}
+
+    def ensure(self, info: ResourceInfo, namespace: str = "") -> WatchCache:
+        key = (GroupResource(info.group, info.resource), namespace if info.namespaced else "")
+        cache = self._caches.get(key)
+        if cache is not None:
+            return cache
+        self.infos[key[0]] = info
+        restarts = self.metrics.watch_restarts.labels(
+            cluster=self.client.name, resource=str(key[0])
+        )
+        cache = WatchCache(
+            self.client,
+            info,
+            lambda kind, obj: self.handler(info, kind, obj),
+            namespace=key[1],
+            label_selector=self.label_selector,
+            on_restart=restarts.inc,
+            on_synced=lambda: self.on_synced(info) if self.on_synced else None,
+        )
+        self._caches[key] = cache
+        name = f"watch:{self.client.name}:{key[0]}:{key[1] or '*'}"
+        self.supervisor.spawn(name, cache.run)
+        return cache
+
+    def get(self, info: ResourceInfo, namespace: str, name: str) -> Obj | None:
+        """The cached object, looking in the all-namespaces cache or the namespace's own."""
+        gr = GroupResource(info.group, info.resource)
+        for ns in ("", namespace) if info.namespaced else ("",):
+            cache = self._caches.get((gr, ns))
+            if cache is not None and cache.synced.is_set():
+                found = cache.get(namespace, name)
+                if found is not None:
+                    return found
+        return None
+
+    def synced_for(self, info: ResourceInfo, namespace: str) -> bool:
+        gr = GroupResource(info.group, info.resource)
+        return any(
+            (cache := self._caches.get((gr, ns))) is not None and cache.synced.is_set()
+            for ns in ("", namespace)
+        )
+
+    def all_synced(self) -> bool:
+        return all(cache.synced.is_set() for cache in self._caches.values())
+
+    def __iter__(self) -> Iterator[WatchCache]:
+        return iter(list(self._caches.values()))

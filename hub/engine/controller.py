@@ -1,0 +1,78 @@
+"""The worker loop shared by controllers: take a key, reconcile it, retry with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Generic, TypeVar
+
+from hub.engine.queue import QueueShutDown, WorkQueue
+from hub.kube.errors import KubeError
+from hub.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+
+
+class Requeue(Exception):
+    """Reconcile again after ``delay`` seconds without counting as a failure."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"requeue after {delay}s")
+        self.delay = delay
+
+
+class Controller(ABC, Generic[K]):
+    name: str = "controller"
+
+    def __init__(self, metrics: Metrics, workers: int = 4) -> None:
+        self.metrics = metrics
+        self.queue: WorkQueue[K] = WorkQueue()
+        self.workers = workers
+
+    @abstractmethod
+    async def reconcile(self, key: K) -> None:
+        """Bring one key to its desired state; raise to be retried with backoff."""
+
+    async def run_workers(self) -> None:
+        await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except QueueShutDown:
+                return
+            try:
+                await self._process(key)
+            finally:
+                self.queue.done(key)
+                self.metrics.workqueue_depth.labels(controller=self.name).set(len(self.queue))
+
+    async def _process(self, key: K) -> None:
+        started = time.monotonic()
+        result = "success"
+        try:
+            await self.reconcile(key)
+            self.queue.forget(key)
+        except Requeue as again:
+            result = "requeue"
+            self.queue.add_after(key, again.delay)
+        except KubeError as exc:
+            result = "error"
+            log.warning("%s %s: %s; will retry", self.name, key, exc)
+            self.queue.add_rate_limited(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            result = "error"
+            log.exception("%s %s: unexpected error; will retry", self.name, key)
+            self.queue.add_rate_limited(key)
+        finally:
+            self.metrics.reconcile_total.labels(controller=self.name, result=result).inc()
+            self.metrics.reconcile_duration.labels(controller=self.name).observe(
+                time.monotonic() - started
+            )

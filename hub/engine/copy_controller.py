@@ -1,0 +1,313 @@
+"""The copy controller: resolve copy annotations on target objects from live sources.
+
+For each target (a Federated object on the master, or any configured target resource) it
+parses the rules, reads the sources from watch caches started on first reference, writes the
+resolved values only when they differ (merge patch under the object's resourceVersion), and
+reports ``CopyReady`` plus Warning Events. A source change re-queues just its dependents.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from hub import copy_rules
+from hub.conditions import Condition, differs, find, merged, now_rfc3339
+from hub.config import Config
+from hub.engine.caches import CacheSet
+from hub.engine.controller import Controller
+from hub.engine.index import DependencyIndex
+from hub.engine.tasks import Supervisor
+from hub.engine.writer import Writer
+from hub.federation import FEDERATED_GROUPS
+from hub.kube.clients import ClusterClient
+from hub.kube.discovery import Discovery, UnknownResource
+from hub.kube.errors import Conflict, NotFound
+from hub.kube.resources import ResourceInfo, ResourceNameError
+from hub.kube.watch import EventType
+from hub.metrics import Metrics
+from hub.patch import merge_patch
+from hub.paths import Path, PathSetError
+from hub.types import GroupResource, Obj, ObjectRef
+
+log = logging.getLogger(__name__)
+
+CONDITION = "CopyReady"
+CONFLICT_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    reason: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    """What one reconcile found: values to write, problems, sources still loading."""
+
+    pairs: list[tuple[Path, Any]]
+    problems: list[Problem]
+    sources: set[ObjectRef]
+    waiting: bool = False
+
+
+class CopyController(Controller[ObjectRef]):
+    name = "copy"
+
+    def __init__(
+        self,
+        config: Config,
+        client: ClusterClient,
+        discovery: Discovery,
+        writer: Writer,
+        supervisor: Supervisor,
+        metrics: Metrics,
+    ) -> None:
+        super().__init__(metrics)
+        self.config = config
+        self.cluster = client.name
+        self.client = client
+        self.discovery = discovery
+        self.writer = writer
+        self.index: DependencyIndex[ObjectRef, ObjectRef] = DependencyIndex()
+        self.targets = CacheSet(client, supervisor, metrics, self._on_target)
+        self.sources = CacheSet(
+            client, supervisor, metrics, self._on_source, on_synced=self._on_source_synced
+        )
+        self.reported: dict[ObjectRef, frozenset[Problem]] = {}
+        self._unknown_targets: set[str] = set()
+
+    # --- targets ---------------------------------------------------------------------------
+
+    async def start_targets(self) -> None:
+        """Start a cache for every target resource (call again to pick up new CRDs)."""
+        for info in await self._target_resources():
+            for namespace in self.config.namespaces or ("",):
+                self.targets.ensure(info, namespace)
+
+    async def _target_resources(self) -> list[ResourceInfo]:
+        await self.discovery.ensure()
+        if not self.config.targets:
+            return [
+                info
+                for info in self.discovery.resources
+                if info.group in FEDERATED_GROUPS and info.preferred and _watchable(info)
+            ]
+        found = []
+        for name in self.config.targets:
+            try:
+                found.append(await self.discovery.resolve(name))
+                self._unknown_targets.discard(name)
+            except (UnknownResource, ResourceNameError) as exc:
+                if name not in self._unknown_targets:
+                    log.error("target %r: %s; will look again", name, exc)
+                    self._unknown_targets.add(name)
+        return found
+
+    def _ref(self, info: ResourceInfo, obj: Obj) -> ObjectRef:
+        metadata = obj.get("metadata") or {}
+        return ObjectRef(
+            self.cluster,
+            info.group,
+            info.resource,
+            metadata.get("namespace", "") if info.namespaced else "",
+            metadata.get("name", ""),
+        )
+
+    def _on_target(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        self.queue.add(self._ref(info, obj))
+
+    def _on_source(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        for target in self.index.dependents(self._ref(info, obj)):
+            self.queue.add(target)
+
+    def _on_source_synced(self, info: ResourceInfo) -> None:
+        gr = GroupResource(info.group, info.resource)
+        for source in list(self.index.sources()):
+            if source.group_resource == gr:
+                for target in self.index.dependents(source):
+                    self.queue.add(target)
+
+    def _source_synced(self, ref: ObjectRef) -> bool:
+        info = self.sources.infos.get(ref.group_resource)
+        return info is not None and self.sources.synced_for(info, ref.namespace)
+
+    def synced(self) -> bool:
+        return self.targets.all_synced() and self.sources.all_synced()
+
+    def in_sync(self) -> bool:
+        """True when no target reports a problem (used by ``run --once``)."""
+        return not any(self.reported.values())
+
+    # --- reconcile -------------------------------------------------------------------------
+
+    async def reconcile(self, key: ObjectRef) -> None:
+        info = self.targets.infos.get(key.group_resource)
+        target = self.targets.get(info, key.namespace, key.name) if info else None
+        if info is None or target is None:
+            self.index.remove_target(key)
+            self.reported.pop(key, None)
+            return
+        annotations = (target.get("metadata") or {}).get("annotations") or {}
+        parsed = copy_rules.parse_rules(annotations)
+        if not parsed.rules and not parsed.errors:
+            self.index.remove_target(key)  # annotation removed: its rules stop at once
+            self.reported.pop(key, None)
+            return
+        outcome = await self._resolve(key, parsed)
+        self.index.set_sources(key, outcome.sources)
+        if outcome.waiting:
+            # Re-queued when the source cache syncs; if it synced while we looked, now.
+            if all(self._source_synced(s) for s in outcome.sources):
+                self.queue.add(key)
+            return
+        problems = outcome.problems
+        if outcome.pairs:
+            try:
+                target = await self._write(info, key, target, outcome.pairs)
+            except PathSetError as exc:
+                problems.append(Problem("InvalidAnnotation", f"cannot write: {exc}"))
+        await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
+
+    async def _resolve(self, key: ObjectRef, parsed: copy_rules.ParsedRules) -> Outcome:
+        outcome = Outcome([], [Problem(e.reason, str(e)) for e in parsed.errors], set())
+        for rule in parsed.rules:
+            if rule.source is None:
+                outcome.pairs.append((rule.dest, rule.literal))
+                continue
+            value = await self._source_value(key, rule, outcome)
+            if value is not None:
+                outcome.pairs.append((rule.dest, value.value))
+        return outcome
+
+    async def _source_value(
+        self, key: ObjectRef, rule: copy_rules.Rule, outcome: Outcome
+    ) -> copy_rules.Resolved | None:
+        assert rule.source is not None
+        ref = rule.source
+        try:
+            info = await self.discovery.resolve(ref.resource)
+        except (UnknownResource, ResourceNameError) as exc:
+            outcome.problems.append(Problem("InvalidAnnotation", f"{rule.origin}: {exc}"))
+            return None
+        namespace = (ref.namespace or key.namespace) if info.namespaced else ""
+        outcome.sources.add(ObjectRef(self.cluster, info.group, info.resource, namespace, ref.name))
+        self.sources.ensure(info)
+        if not self.sources.synced_for(info, namespace):
+            outcome.waiting = True
+            return None
+        source = self.sources.get(info, namespace, ref.name)
+        where = f"{info.resource} {namespace + '/' if namespace else ''}{ref.name}"
+        if source is None:
+            outcome.problems.append(Problem("SourceNotFound", f"{rule.origin}: {where} not found"))
+            return None
+        denied = self._cross_namespace_denied(key, namespace, source)
+        if denied:
+            outcome.problems.append(Problem("CrossNamespaceDenied", f"{rule.origin}: {denied}"))
+            return None
+        resolved = copy_rules.resolve(rule, source)
+        if isinstance(resolved, copy_rules.ResolveError):
+            outcome.problems.append(Problem(resolved.reason, f"{rule.origin}: {resolved.message}"))
+            return None
+        return resolved
+
+    def _cross_namespace_denied(self, key: ObjectRef, namespace: str, source: Obj) -> str:
+        if not namespace or namespace == key.namespace:
+            return ""
+        policy = self.config.copy.cross_namespace
+        if policy == "allow":
+            return ""
+        if policy == "deny":
+            return f"copying from namespace {namespace} is denied (copy.crossNamespace: deny)"
+        annotations = (source.get("metadata") or {}).get("annotations") or {}
+        allowed = {
+            n.strip() for n in str(annotations.get(copy_rules.CROSS_NS_ANNOTATION, "")).split(",")
+        }
+        if "*" in allowed or key.namespace in allowed:
+            return ""
+        return (
+            f"the source in namespace {namespace} does not allow namespace {key.namespace} "
+            f"(annotation {copy_rules.CROSS_NS_ANNOTATION})"
+        )
+
+    async def _write(
+        self, info: ResourceInfo, key: ObjectRef, target: Obj, pairs: list[tuple[Any, Any]]
+    ) -> Obj:
+        """Write the values if they differ, under optimistic concurrency; return the object."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            if not copy_rules.needs_write(target, pairs):
+                return target
+            desired = copy_rules.apply_values(target, pairs)
+            patch = merge_patch(target, desired)
+            patch.setdefault("metadata", {})["resourceVersion"] = _rv(target)
+            try:
+                written = await self.writer.merge_patch(info, key.namespace, key.name, patch)
+                log.info("copy: updated %s", key)
+                return written or target
+            except Conflict:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                target = await self.client.get(info.path(key.namespace, key.name))
+        return target
+
+    async def _report(
+        self,
+        info: ResourceInfo,
+        key: ObjectRef,
+        target: Obj,
+        problems: list[Problem],
+        *,
+        has_rules: bool,
+    ) -> None:
+        current = frozenset(problems)
+        previous = self.reported.get(key)
+        self.reported[key] = current
+        for problem in sorted(current - (previous or frozenset()), key=lambda p: p.message):
+            log.warning("copy %s: %s: %s", key, problem.reason, problem.message)
+            await self.writer.event(
+                target, type_="Warning", reason=problem.reason, message=problem.message
+            )
+        if previous and not current:
+            log.info("copy %s: all rules resolve again", key)
+        if has_rules or problems:
+            await self._set_condition(info, key, target, problems)
+
+    async def _set_condition(
+        self, info: ResourceInfo, key: ObjectRef, target: Obj, problems: list[Problem]
+    ) -> None:
+        if not info.has_status:
+            return
+        if problems:
+            wanted = Condition(
+                CONDITION, "False", problems[0].reason, "; ".join(p.message for p in problems)
+            )
+        else:
+            wanted = Condition(CONDITION, "True", "Copied", "all copy rules resolved")
+        conditions = (target.get("status") or {}).get("conditions")
+        if not differs(find(conditions, CONDITION), wanted):
+            return
+        generation = (target.get("metadata") or {}).get("generation")
+        patch = {
+            "metadata": {"resourceVersion": _rv(target)},
+            "status": {
+                "conditions": merged(
+                    conditions, wanted, now=now_rfc3339(), observed_generation=generation
+                )
+            },
+        }
+        try:
+            await self.writer.merge_patch(
+                info, key.namespace, key.name, patch, subresource="status"
+            )
+        except NotFound:
+            return  # deleted meanwhile
+
+
+def _rv(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _watchable(info: ResourceInfo) -> bool:
+    return {"list", "watch", "patch"} <= info.verbs

@@ -1,0 +1,83 @@
+"""Two-way index from source keys to the target keys that depend on them.
+
+A target (a ``Federated*`` object with copy rules) depends on a set of sources (the objects
+its rules copy from). When a source changes, :meth:`DependencyIndex.dependents` says which
+targets to re-queue; when a target's rules change, :meth:`DependencyIndex.set_sources`
+replaces its whole dependency set at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, KeysView
+from typing import Generic, TypeVar
+
+__all__ = ["DependencyIndex"]
+
+S = TypeVar("S", bound=Hashable)
+T = TypeVar("T", bound=Hashable)
+
+
+class DependencyIndex(Generic[S, T]):
+    """Maps each source to its dependent targets and each target to its sources.
+
+    Both directions always agree, and no key maps to an empty set: a source without
+    dependents and a target without sources are absent. Several rules naming the same
+    (source, target) pair collapse into one edge.
+    """
+
+    def __init__(self) -> None:
+        self._targets_by_source: dict[S, set[T]] = {}
+        self._sources_by_target: dict[T, frozenset[S]] = {}
+
+    def __len__(self) -> int:
+        """Number of targets that depend on at least one source."""
+        return len(self._sources_by_target)
+
+    def set_sources(self, target: T, sources: Iterable[S]) -> frozenset[S]:
+        """Replace ``target``'s dependencies with ``sources`` (empty removes the target).
+
+        Returns the sources that had no dependents before this call, so the caller can
+        start watching a source kind the first time anything references it.
+        """
+        new = frozenset(sources)
+        old = self._sources_by_target.get(target, frozenset())
+        for source in old - new:
+            self._unlink(source, target)
+        first_seen = []
+        for source in new - old:
+            dependents = self._targets_by_source.get(source)
+            if dependents is None:
+                dependents = self._targets_by_source[source] = set()
+                first_seen.append(source)
+            dependents.add(target)
+        if new:
+            self._sources_by_target[target] = new
+        else:
+            self._sources_by_target.pop(target, None)
+        return frozenset(first_seen)
+
+    def remove_target(self, target: T) -> None:
+        """Forget ``target`` and all its dependencies (the object was deleted)."""
+        self.set_sources(target, ())
+
+    def dependents(self, source: S) -> frozenset[T]:
+        """Targets that depend on ``source``."""
+        return frozenset(self._targets_by_source.get(source, ()))
+
+    def sources_of(self, target: T) -> frozenset[S]:
+        """Sources ``target`` depends on."""
+        return self._sources_by_target.get(target, frozenset())
+
+    def sources(self) -> KeysView[S]:
+        """Live read-only view of every source some target depends on."""
+        return self._targets_by_source.keys()
+
+    def referenced(self, predicate: Callable[[S], bool]) -> bool:
+        """Whether any referenced source matches, e.g. ``lambda s: s.group_resource == gr``."""
+        return any(predicate(source) for source in self._targets_by_source)
+
+    def _unlink(self, source: S, target: T) -> None:
+        dependents = self._targets_by_source[source]
+        dependents.discard(target)
+        if not dependents:
+            del self._targets_by_source[source]

@@ -1,0 +1,54 @@
+"""Supervised background tasks: every task is referenced, restarted if it dies, and
+cancelled together on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TaskFactory = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def spawn(self, name: str, factory: TaskFactory) -> None:
+        """Run ``factory()`` as task ``name``; if it ever ends or fails, start it again."""
+        if name in self._tasks:
+            return
+        self._tasks[name] = asyncio.create_task(self._keep(name, factory), name=name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tasks
+
+    async def _keep(self, name: str, factory: TaskFactory) -> None:
+        delay = 1.0
+        while not self._stopping:
+            try:
+                await factory()
+                log.warning("task %s ended unexpectedly; restarting", name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("task %s failed; restarting in %.0fs", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    def cancel(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,108 @@
+"""Constants and small helpers about Federated types (DESIGN.md §5 and §6).
+
+Two API generations are read: ``types.kubefed.io/v1beta1`` (KubeFed, final) and
+``types.federation.k8s.io/v1alpha1`` (Federation v2, the seed era). Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+KUBEFED_GROUP = "types.kubefed.io"
+FEDERATION_GROUP = "types.federation.k8s.io"
+FEDERATED_GROUPS = (KUBEFED_GROUP, FEDERATION_GROUP)
+
+#: A master serving one of these runs a federation controller (KubeFed): mode auto → federation.
+CONTROL_GROUPS = ("core.kubefed.io", "core.federation.k8s.io")
+
+KUBEFED_API_VERSION = f"{KUBEFED_GROUP}/v1beta1"
+FEDERATION_API_VERSION = f"{FEDERATION_GROUP}/v1alpha1"
+
+FEDERATED_PREFIX = "Federated"
+
+# Labels, annotations and the finalizer SyncHub puts on objects (DESIGN.md §6).
+MANAGED_LABEL = "synchub.io/managed"
+ORIGIN_ANNOTATION = "synchub.io/origin"
+HASH_ANNOTATION = "synchub.io/desired-hash"
+ADOPT_ANNOTATION = "synchub.io/adopt"
+ORPHAN_ANNOTATIONS = ("synchub.io/orphan", "kubefed.io/orphan")
+UPDATE_MODE_ANNOTATION = "synchub.io/update-mode"
+UPDATE_MODE_CREATE_ONLY = "create-only"
+FINALIZER = "synchub.io/propagation"
+MASTER_LABEL = "cluster-master"
+PROPAGATION_CONDITION = "Propagation"
+FIELD_MANAGER = "synchub"
+
+
+class ApiGeneration(StrEnum):
+    """Which Federated API generation an object belongs to."""
+
+    KUBEFED = "kubefed"  # types.kubefed.io/v1beta1
+    FEDERATION = "federation"  # types.federation.k8s.io/v1alpha1
+
+
+class ClusterStatus(StrEnum):
+    """Per-cluster propagation status written to ``status.clusters[].status``."""
+
+    PROPAGATED = "Propagated"
+    ALREADY_EXISTS = "AlreadyExists"
+    CLUSTER_NOT_READY = "ClusterNotReady"
+    APPLY_FAILED = "ApplyFailed"
+    DELETION_FAILED = "DeletionFailed"
+    WAITING_FOR_REMOVAL = "WaitingForRemoval"
+    ORPHANED = "Orphaned"
+    CREDENTIALS_INVALID = "CredentialsInvalid"
+
+
+def api_group(api_version: str) -> str:
+    """Return the group of an apiVersion (``"apps/v1"`` -> ``"apps"``, core ``"v1"`` -> ``""``)."""
+    group, sep, _ = api_version.rpartition("/")
+    return group if sep else ""
+
+
+def api_generation(api_version_or_group: str) -> ApiGeneration:
+    """Return the Federated API generation of an apiVersion or bare group.
+
+    Raises ``ValueError`` when the group is not one of the two Federated type groups.
+    """
+    group = api_version_or_group.split("/", 1)[0]
+    if group == KUBEFED_GROUP:
+        return ApiGeneration.KUBEFED
+    if group == FEDERATION_GROUP:
+        return ApiGeneration.FEDERATION
+    raise ValueError(f"{api_version_or_group!r} is not a Federated type group or apiVersion")
+
+
+def is_federated_kind(kind: str) -> bool:
+    """True for ``Federated<Kind>`` names with a non-empty target kind."""
+    return kind.startswith(FEDERATED_PREFIX) and len(kind) > len(FEDERATED_PREFIX)
+
+
+def target_kind(federated_kind: str) -> str:
+    """Return the member kind of a Federated kind (``FederatedSecret`` -> ``Secret``).
+
+    Raises ``ValueError`` when the prefix is missing or nothing follows it.
+    """
+    if not is_federated_kind(federated_kind):
+        raise ValueError(f"kind {federated_kind!r} is not a {FEDERATED_PREFIX}<Kind> type")
+    return federated_kind[len(FEDERATED_PREFIX) :]
+
+
+def federated_kind(kind: str) -> str:
+    """Return the Federated kind for a member kind (``Secret`` -> ``FederatedSecret``)."""
+    return f"{FEDERATED_PREFIX}{kind}"
+
+
+def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
+    """True when any of the named annotations on ``obj`` is the string ``"true"``.
+
+    Used for boolean opt-ins such as adopt and orphan; only the exact string counts, so a
+    typo never turns a destructive default off or on by accident.
+    """
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    if not isinstance(annotations, Mapping):
+        return False
+    return any(annotations.get(name) == "true" for name in names)

@@ -1,0 +1,187 @@
+"""List + watch cache for one resource in one cluster (client-go reflector semantics).
+
+Paginated list, then a watch from the list's resourceVersion with bookmarks and a server-side
+timeout (jittered); a client read timeout catches dead streams; the watch resumes from the last
+version seen, and a 410 Gone re-lists, emitting deletes for objects that vanished meanwhile.
+Errors back off with jitter. Objects are cached as raw dicts without ``managedFields``.
+Handlers are plain callbacks that must not block (they enqueue keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, Literal
+
+from hub.kube.clients import ClusterClient
+from hub.kube.errors import ApiError, Gone, KubeError
+from hub.kube.resources import ResourceInfo
+from hub.types import Obj
+
+log = logging.getLogger(__name__)
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+Handler = Callable[[EventType, Obj], None]
+StoreKey = tuple[str, str]  # (namespace, name)
+
+PAGE_SIZE = 500
+WATCH_TIMEOUT = (240, 480)  # seconds, server side; jittered so watches do not reconnect together
+READ_GRACE = 30.0  # client read timeout beyond the server's: a silent stream is dead
+BACKOFF = (0.5, 30.0)
+
+
+class WatchCache:
+    """Keeps ``store`` equal to the cluster's objects of one resource (optionally filtered)."""
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        info: ResourceInfo,
+        handler: Handler,
+        *,
+        namespace: str = "",
+        label_selector: str = "",
+        on_restart: Callable[[], None] | None = None,
+        on_synced: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.info = info
+        self.handler = handler
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.on_restart = on_restart or (lambda: None)
+        self.on_synced = on_synced or (lambda: None)
+        self.store: dict[StoreKey, Obj] = {}
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        self._failures = 0
+
+    def __repr__(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        return f"WatchCache({self.client.name}:{self.info}{where})"
+
+    def get(self, namespace: str, name: str) -> Obj | None:
+        return self.store.get((namespace if self.info.namespaced else "", name))
+
+    async def run(self) -> None:
+        """List and watch until cancelled; never returns otherwise."""
+        while True:
+            try:
+                if not self.resource_version:
+                    await self._list()
+                await self._watch()
+                self._failures = 0
+            except Gone:
+                log.debug("%r: resourceVersion expired; re-listing", self)
+                self.resource_version = ""
+                self.on_restart()
+            except (KubeError, ValueError) as exc:
+                self._failures += 1
+                delay = _backoff(self._failures)
+                log.warning("%r: %s; retrying in %.1fs", self, exc, delay)
+                self.on_restart()
+                await asyncio.sleep(delay)
+
+    def _params(self) -> dict[str, str | int | bool]:
+        params: dict[str, str | int | bool] = {}
+        if self.label_selector:
+            params["labelSelector"] = self.label_selector
+        return params
+
+    async def _list(self) -> None:
+        path = self.info.path(self.namespace)
+        fresh: dict[StoreKey, Obj] = {}
+        token = ""
+        while True:
+            params = {**self._params(), "limit": PAGE_SIZE}
+            if token:
+                params["continue"] = token
+            page = await self.client.get(path, params)
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", self.info.api_version)
+                item.setdefault("kind", self.info.kind)
+                fresh[_key(item)] = _strip(item)
+            metadata = page.get("metadata") or {}
+            token = metadata.get("continue") or ""
+            if not token:
+                self.resource_version = metadata.get("resourceVersion", "")
+                break
+        self._replace(fresh)
+        if not self.synced.is_set():
+            self.synced.set()
+            self.on_synced()
+
+    def _replace(self, fresh: dict[StoreKey, Obj]) -> None:
+        """Swap in a fresh listing and tell the handler what changed since the old one."""
+        old, self.store = self.store, fresh
+        for key, obj in fresh.items():
+            previous = old.get(key)
+            if previous is None:
+                self.handler("ADDED", obj)
+            elif _rv(previous) != _rv(obj):
+                self.handler("MODIFIED", obj)
+        for key, obj in old.items():
+            if key not in fresh:
+                self.handler("DELETED", obj)
+
+    async def _watch(self) -> None:
+        timeout = random.randint(*WATCH_TIMEOUT)
+        params = {
+            **self._params(),
+            "watch": True,
+            "allowWatchBookmarks": True,
+            "resourceVersion": self.resource_version,
+            "timeoutSeconds": timeout,
+        }
+        stream = self.client.stream(
+            self.info.path(self.namespace), params, read_timeout=timeout + READ_GRACE
+        )
+        async for event in stream:
+            self._apply(event)
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        if kind == "ERROR":
+            code = obj.get("code")
+            if code == 410:
+                raise Gone(self.client.name, 410, "Gone", str(obj.get("message", "")))
+            raise ApiError.from_response(self.client.name, int(code or 500), obj)
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if kind == "BOOKMARK":
+            self.resource_version = version or self.resource_version
+            return
+        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+            return
+        obj = _strip(obj)
+        key = _key(obj)
+        if kind == "DELETED":
+            self.store.pop(key, None)
+        else:
+            self.store[key] = obj
+        if version:
+            self.resource_version = version
+        self.handler(kind, obj)
+
+
+def _key(obj: Obj) -> StoreKey:
+    metadata = obj.get("metadata") or {}
+    return metadata.get("namespace", ""), metadata.get("name", "")
+
+
+def _rv(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _strip(obj: Obj) -> Obj:
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return obj
+
+
+def _backoff(failures: int) -> float:
+    low, high = BACKOFF
+    return float(min(high, low * 2.0 ** (failures - 1)) * random.uniform(0.8, 1.2))

@@ -1,0 +1,50 @@
+"""Prometheus metrics (DESIGN.md §7). One registry per hub, so tests can run several."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.reconcile_total = Counter(
+            "synchub_reconcile_total", "Reconciles by result.", ["controller", "result"], registry=r
+        )
+        self.reconcile_duration = Histogram(
+            "synchub_reconcile_duration_seconds",
+            "Time spent in one reconcile.",
+            ["controller"],
+            registry=r,
+        )
+        self.propagation_seconds = Histogram(
+            "synchub_propagation_seconds",
+            "From a source or template change observed to the last member write done.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=r,
+        )
+        self.writes_total = Counter(
+            "synchub_member_writes_total",
+            "Writes issued to a cluster, by verb.",
+            ["cluster", "verb"],
+            registry=r,
+        )
+        self.cluster_ready = Gauge(
+            "synchub_cluster_ready", "1 when the cluster is reachable.", ["cluster"], registry=r
+        )
+        self.workqueue_depth = Gauge(
+            "synchub_workqueue_depth", "Keys waiting in a work queue.", ["controller"], registry=r
+        )
+        self.watch_restarts = Counter(
+            "synchub_watch_restarts_total",
+            "Watches re-established after an error or expiry.",
+            ["cluster", "resource"],
+            registry=r,
+        )
+        self.ownership_conflicts = Counter(
+            "synchub_ownership_conflicts_total",
+            "Repeated writes to an object another writer keeps changing.",
+            ["cluster"],
+            registry=r,
+        )

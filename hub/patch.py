@@ -1,0 +1,32 @@
+"""JSON merge patches (RFC 7386) computed from two versions of an object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.types import Obj
+
+
+def merge_patch(old: Obj, new: Obj) -> Obj:
+    """The smallest merge patch turning ``old`` into ``new``: removed keys become null,
+    lists and scalars are replaced whole (merge patches cannot address list items)."""
+    patch: Obj = {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        before = old.get(key, _MISSING)
+        if isinstance(value, dict) and isinstance(before, dict):
+            nested = merge_patch(before, value)
+            if nested:
+                patch[key] = nested
+        elif before is _MISSING or not _same(before, value):
+            patch[key] = value
+    return patch
+
+
+_MISSING: Any = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    # type() check keeps 1 vs 1.0 vs True distinct: the server would store them differently.
+    return type(a) is type(b) and a == b
