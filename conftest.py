@@ -7,14 +7,21 @@ namespaces, because without a controller-manager namespaces never finish deletin
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from prometheus_client.parser import text_string_to_metric_families
 
 from hub.config import Config, load_config
 from hub.sandbox import MASTER, Sandbox, context_name, member_names
@@ -77,3 +84,116 @@ def namespace(clusters: Clusters) -> str:
     for cluster in clusters.names:
         clusters.core(cluster).create_namespace(k8s.V1Namespace(metadata={"name": name}))
     return name
+
+
+@pytest.fixture(scope="session")
+def federated_crds(clusters: Clusters) -> None:
+    """The Federated CRDs of both API generations, on the master (where templates live)."""
+    import yaml
+    from kubernetes.client.exceptions import ApiException
+
+    from hub.crds import render_crds
+
+    api = k8s.ApiextensionsV1Api(clusters.api[MASTER])
+    for document in yaml.safe_load_all(render_crds()):
+        try:
+            api.create_custom_resource_definition(document)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    wait_for(lambda: all(served(clusters, d) for d in yaml.safe_load_all(render_crds())))
+
+
+def served(clusters: Clusters, crd: dict[str, object]) -> bool:
+    spec = crd["spec"]
+    assert isinstance(spec, dict)
+    group, version = spec["group"], spec["versions"][0]["name"]
+    plural = spec["names"]["plural"]
+    try:
+        resources = k8s.CustomObjectsApi(clusters.api[MASTER]).get_api_resources(group, version)
+    except Exception:
+        return False
+    return any(r.name == plural for r in resources.resources)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> None:
+    """Poll until ``condition()`` is truthy; fail with the condition's name on timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {condition}")
+        time.sleep(interval)
+
+
+class HubProcess:
+    """``synchub run`` as a subprocess, the way a user runs it."""
+
+    def __init__(self, config: Path, log: Path, *args: str) -> None:
+        self.config = config
+        self.log = log
+        self.args = args
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HubProcess:
+        command = [
+            sys.executable, "-m", "hub", "-c", str(self.config), "run",
+            "--http-addr", f"127.0.0.1:{self.port}", *self.args,
+        ]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        wait_for(self.ready, timeout=60)
+        return self
+
+    def ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"synchub exited with {self.process.returncode}:\n{self.output()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        total = 0.0
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    total += sample.value
+        return total
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM and wait: a graceful shutdown exits 0."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def hub(clusters: Clusters, federated_crds: None, tmp_path: Path) -> Iterator[HubProcess]:
+    """A running hub on the sandbox; its log is printed when the test fails."""
+    process = HubProcess(clusters.clusters_yaml, tmp_path / "synchub.log").start()
+    yield process
+    code = process.stop()
+    assert code == 0, f"synchub did not shut down cleanly ({code}):\n{process.output()[-3000:]}"

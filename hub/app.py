@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from hub.config import Config
 from hub.engine.copy_controller import CopyController
+from hub.engine.inventory import Inventory
+from hub.engine.propagation import PropagationController
 from hub.engine.tasks import Supervisor
 from hub.engine.writer import Writer
-from hub.federation import CONTROL_GROUPS
+from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.errors import KubeError
@@ -42,6 +44,8 @@ class Hub:
         self.metrics = Metrics()
         self.supervisor = Supervisor()
         self.copy: CopyController | None = None
+        self.propagation: PropagationController | None = None
+        self.inventory: Inventory | None = None
         self.server = HttpServer(self.metrics, self.readiness)
 
     def readiness(self) -> tuple[bool, str]:
@@ -104,7 +108,9 @@ class Hub:
         self.copy = CopyController(
             self.config, master, discovery, writer, self.supervisor, self.metrics
         )
-        await self.copy.start_targets()
+        if mode == "direct":
+            self._start_propagation(master, discovery)
+        await self._start_targets(discovery)
         self.supervisor.spawn("copy-workers", self.copy.run_workers)
         self.supervisor.spawn("discovery", lambda: self._rediscover(discovery))
         if self.options.once:
@@ -112,6 +118,43 @@ class Hub:
         await stop.wait()
         log.info("shutting down")
         return 0
+
+    def _start_propagation(self, master: ClusterClient, discovery: Discovery) -> None:
+        assert self.copy is not None
+        copy = self.copy
+        self.inventory = Inventory(
+            master,
+            discovery,
+            list(self.config.members),
+            self.supervisor,
+            self.metrics,
+            on_ready=lambda _name: None,
+        )
+        self.propagation = PropagationController(
+            self.config,
+            self.inventory,
+            copy.targets,
+            self.supervisor,
+            self.metrics,
+            dry_run=self.options.dry_run,
+            is_copy_source=lambda ref: ref in copy.index.sources(),
+        )
+        self.inventory.on_ready = self.propagation.resync
+        copy.targets.add_handler(self.propagation.on_federated)
+        copy.on_template_written = self.propagation.note_change
+        self.inventory.start()
+        self.supervisor.spawn("propagation-workers", self.propagation.run_workers)
+
+    async def _start_targets(self, discovery: Discovery) -> None:
+        """Caches for the copy targets, and for every Federated type when propagating."""
+        assert self.copy is not None
+        await self.copy.start_targets()
+        if self.propagation is None:
+            return
+        for info in discovery.resources:
+            if info.group in FEDERATED_GROUPS and info.preferred:
+                for namespace in self.config.namespaces or ("",):
+                    self.copy.targets.ensure(info, namespace)
 
     def _mode(self, discovery: Discovery) -> str:
         configured = self.options.mode or self.config.propagation.mode
@@ -127,7 +170,7 @@ class Hub:
             await asyncio.sleep(DISCOVERY_INTERVAL)
             try:
                 await discovery.refresh()
-                await self.copy.start_targets()
+                await self._start_targets(discovery)
             except KubeError as exc:
                 log.warning("discovery refresh failed: %s", exc)
 
@@ -135,33 +178,57 @@ class Hub:
         """Wait until every cache has synced and the queue is settled, then judge."""
         assert self.copy is not None
         copy = self.copy
+        controllers: list[CopyController | PropagationController] = [copy]
+        if self.propagation is not None:
+            controllers.append(self.propagation)
+            await self._members_probed()
         deadline = time.monotonic() + ONCE_TIMEOUT
         settled = 0
         while settled < 3:
-            idle = copy.synced() and not len(copy.queue) and not copy.queue.processing
+            idle = copy.synced() and all(
+                not len(c.queue) and not c.queue.processing for c in controllers
+            )
             settled = settled + 1 if idle else 0
             if time.monotonic() > deadline:
                 log.error("--once: not settled after %.0fs", ONCE_TIMEOUT)
                 return 1
             await asyncio.sleep(0.05)
-        if copy.queue.delayed:
-            log.error("--once: %d objects are waiting to retry after errors", copy.queue.delayed)
+        delayed = sum(c.queue.delayed for c in controllers)
+        if delayed:
+            log.error("--once: %d objects are waiting to retry after errors", delayed)
             return 1
-        if not copy.in_sync():
+        if not copy.in_sync() or (self.propagation and self.propagation.unsynced):
             log.error("--once: some objects are not in sync (see the warnings above)")
             return 1
         log.info("--once: everything is in sync")
         return 0
 
+    async def _members_probed(self) -> None:
+        """--once judges members too: give each its first probe before looking."""
+        assert self.inventory is not None
+        inventory = self.inventory
+        try:
+            async with asyncio.timeout(30):
+                await inventory.probed.wait()
+        except TimeoutError:
+            pass
+        assert self.propagation is not None
+        self.propagation.resync()
+
     async def _shutdown(self) -> None:
-        if self.copy is not None:
-            self.copy.queue.shutdown()
-            try:
-                async with asyncio.timeout(SHUTDOWN_GRACE):
-                    await self.copy.queue.drain()  # in-flight writes finish
-            except TimeoutError:
-                log.warning("shutdown: in-flight work did not finish in %.0fs", SHUTDOWN_GRACE)
+        for controller in (self.copy, self.propagation):
+            if controller is not None:
+                controller.queue.shutdown()
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE):
+                for controller in (self.copy, self.propagation):
+                    if controller is not None:
+                        await controller.queue.drain()  # in-flight writes finish
+        except TimeoutError:
+            log.warning("shutdown: in-flight work did not finish in %.0fs", SHUTDOWN_GRACE)
         await self.supervisor.stop()
+        if self.inventory is not None:
+            await self.inventory.close()
         await self.server.stop()
 
 

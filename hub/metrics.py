@@ -42,6 +42,12 @@ class Metrics:
             ["cluster", "resource"],
             registry=r,
         )
+        self.deletion_leftovers = Counter(
+            "synchub_deletion_leftovers_total",
+            "Copies left on an unreachable cluster when propagation.deletionTimeout ran out.",
+            ["cluster"],
+            registry=r,
+        )
         self.ownership_conflicts = Counter(
             "synchub_ownership_conflicts_total",
             "Repeated writes to an object another writer keeps changing.",

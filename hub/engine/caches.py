@@ -31,7 +31,7 @@ class CacheSet:
         self.client = client
         self.supervisor = supervisor
         self.metrics = metrics
-        self.handler = handler
+        self.handlers = [handler]
         self.on_synced = on_synced
         self.label_selector = label_selector
         self._caches: dict[tuple[GroupResource, str], WatchCache] = {}
@@ -49,7 +49,7 @@ class CacheSet:
         cache = WatchCache(
             self.client,
             info,
-            lambda kind, obj: self.handler(info, kind, obj),
+            lambda kind, obj: self._dispatch(info, kind, obj),
             namespace=key[1],
             label_selector=self.label_selector,
             on_restart=restarts.inc,
@@ -59,6 +59,13 @@ class CacheSet:
         name = f"watch:{self.client.name}:{key[0]}:{key[1] or '*'}"
         self.supervisor.spawn(name, cache.run)
         return cache
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    def _dispatch(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        for handler in self.handlers:
+            handler(info, kind, obj)
 
     def get(self, info: ResourceInfo, namespace: str, name: str) -> Obj | None:
         """The cached object, looking in the all-namespaces cache or the namespace's own."""

@@ -9,6 +9,8 @@ reports ``CopyReady`` plus Warning Events. A source change re-queues just its de
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,12 +80,17 @@ class CopyController(Controller[ObjectRef]):
         )
         self.reported: dict[ObjectRef, frozenset[Problem]] = {}
         self._unknown_targets: set[str] = set()
+        self._target_kinds: set[GroupResource] = set()
+        self._source_seen: dict[ObjectRef, float] = {}
+        #: Told when a template was rewritten because of a source change seen at that time.
+        self.on_template_written: Callable[[ObjectRef, float], None] | None = None
 
     # --- targets ---------------------------------------------------------------------------
 
     async def start_targets(self) -> None:
         """Start a cache for every target resource (call again to pick up new CRDs)."""
         for info in await self._target_resources():
+            self._target_kinds.add(GroupResource(info.group, info.resource))
             for namespace in self.config.namespaces or ("",):
                 self.targets.ensure(info, namespace)
 
@@ -117,10 +124,13 @@ class CopyController(Controller[ObjectRef]):
         )
 
     def _on_target(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
-        self.queue.add(self._ref(info, obj))
+        if GroupResource(info.group, info.resource) in self._target_kinds:
+            self.queue.add(self._ref(info, obj))
 
     def _on_source(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        now = time.monotonic()
         for target in self.index.dependents(self._ref(info, obj)):
+            self._source_seen.setdefault(target, now)
             self.queue.add(target)
 
     def _on_source_synced(self, info: ResourceInfo) -> None:
@@ -144,6 +154,7 @@ class CopyController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
+        seen = self._source_seen.pop(key, None)
         info = self.targets.infos.get(key.group_resource)
         target = self.targets.get(info, key.namespace, key.name) if info else None
         if info is None or target is None:
@@ -166,7 +177,7 @@ class CopyController(Controller[ObjectRef]):
         problems = outcome.problems
         if outcome.pairs:
             try:
-                target = await self._write(info, key, target, outcome.pairs)
+                target = await self._write(info, key, target, outcome.pairs, seen)
             except PathSetError as exc:
                 problems.append(Problem("InvalidAnnotation", f"cannot write: {exc}"))
         await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
@@ -233,7 +244,12 @@ class CopyController(Controller[ObjectRef]):
         )
 
     async def _write(
-        self, info: ResourceInfo, key: ObjectRef, target: Obj, pairs: list[tuple[Any, Any]]
+        self,
+        info: ResourceInfo,
+        key: ObjectRef,
+        target: Obj,
+        pairs: list[tuple[Any, Any]],
+        seen: float | None,
     ) -> Obj:
         """Write the values if they differ, under optimistic concurrency; return the object."""
         for attempt in range(CONFLICT_RETRIES + 1):
@@ -245,6 +261,8 @@ class CopyController(Controller[ObjectRef]):
             try:
                 written = await self.writer.merge_patch(info, key.namespace, key.name, patch)
                 log.info("copy: updated %s", key)
+                if seen is not None and self.on_template_written is not None:
+                    self.on_template_written(key, seen)
                 return written or target
             except Conflict:
                 if attempt == CONFLICT_RETRIES:

@@ -78,6 +78,23 @@ class Discovery:
             raise UnknownResource(self.client.name, f"{kind} ({where})")
         return found[0]
 
+    async def for_kind_any_group(self, kind: str) -> ResourceInfo:
+        """The one resource serving ``kind`` in its preferred version; several groups serving
+        it is an error, since the hub cannot guess which one is meant."""
+        await self.ensure()
+        found = [i for i in self._resources if i.kind == kind and i.preferred]
+        if not found and await self._maybe_refresh():
+            found = [i for i in self._resources if i.kind == kind and i.preferred]
+        if not found:
+            raise UnknownResource(self.client.name, kind)
+        if len(found) > 1:
+            groups = ", ".join(sorted(i.group or "core" for i in found))
+            raise ValueError(
+                f"kind {kind} is served by several groups ({groups}); "
+                "set apiVersion in spec.template"
+            )
+        return found[0]
+
     async def _maybe_refresh(self) -> bool:
         if time.monotonic() - self._refreshed_at < REFRESH_MIN_INTERVAL:
             return False

@@ -1,0 +1,155 @@
+"""The clusters the hub writes to: a client, discovery, labels and health for each.
+
+Members are probed in the background; an unreachable member is marked not ready, probed with
+backoff, and announced when it returns so the controllers resync it. A member never blocks
+start-up or the other members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from hub.config import ClusterConfig
+from hub.engine.tasks import Supervisor
+from hub.federation import ClusterStatus
+from hub.kube.clients import ClusterClient
+from hub.kube.discovery import Discovery
+from hub.kube.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
+from hub.metrics import Metrics
+from hub.placement import Cluster
+
+log = logging.getLogger(__name__)
+
+PROBE_INTERVAL = 10.0  # seconds between probes of a healthy member
+PROBE_BACKOFF = (1.0, 30.0)  # first and longest wait between probes of a failing member
+MEMBER_TIMEOUT = 10.0  # per request: a black-holed member costs at most this
+
+
+@dataclass
+class MemberState:
+    config: ClusterConfig
+    client: ClusterClient | None = None
+    discovery: Discovery | None = None
+    ready: bool = False
+    problem: ClusterStatus = ClusterStatus.CLUSTER_NOT_READY
+    message: str = "not probed yet"
+    extra_labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def placement_cluster(self) -> Cluster:
+        labels = {**self.extra_labels, **self.config.labels}
+        return Cluster(self.name, labels, self.config.is_master)
+
+
+class Inventory:
+    def __init__(
+        self,
+        master: ClusterClient,
+        master_discovery: Discovery,
+        members: list[ClusterConfig],
+        supervisor: Supervisor,
+        metrics: Metrics,
+        on_ready: Callable[[str], None],
+    ) -> None:
+        self.supervisor = supervisor
+        self.metrics = metrics
+        self.on_ready = on_ready
+        self.master_name = master.name
+        self.states: dict[str, MemberState] = {
+            master.name: MemberState(
+                master.cluster, master, master_discovery, ready=True, message=""
+            )
+        }
+        for member in members:
+            self.states[member.name] = MemberState(member)
+        self._unprobed = {m.name for m in members}
+        #: Set once every member has been probed (successfully or not) at least once.
+        self.probed = asyncio.Event()
+        if not self._unprobed:
+            self.probed.set()
+
+    def start(self) -> None:
+        for state in self.states.values():
+            if state.name != self.master_name:
+                self.supervisor.spawn(f"probe:{state.name}", partial(self._probe_loop, state))
+
+    def clusters(self) -> list[Cluster]:
+        return [s.placement_cluster() for s in self.states.values()]
+
+    def get(self, name: str) -> MemberState:
+        return self.states[name]
+
+    def set_labels(self, name: str, labels: dict[str, str]) -> bool:
+        """Labels from a KubeFedCluster/FederatedCluster object; True when they changed."""
+        state = self.states.get(name)
+        if state is None or state.extra_labels == labels:
+            return False
+        state.extra_labels = dict(labels)
+        return True
+
+    def mark_failed(self, name: str, exc: KubeError) -> None:
+        """A request failed: stop using the member until the next probe succeeds."""
+        state = self.states[name]
+        if name == self.master_name or not isinstance(exc, ClusterUnreachable | Unauthorized):
+            return
+        self._set(state, False, *_classify(exc))
+
+    async def close(self) -> None:
+        for state in self.states.values():
+            if state.name != self.master_name and state.client is not None:
+                await state.client.close()
+
+    async def _probe_loop(self, state: MemberState) -> None:
+        failures = 0
+        while True:
+            ok = await self._probe(state)
+            failures = 0 if ok else failures + 1
+            if ok:
+                delay = PROBE_INTERVAL
+            else:
+                low, high = PROBE_BACKOFF
+                delay = min(high, low * 2 ** (failures - 1)) * random.uniform(0.8, 1.2)
+            await asyncio.sleep(delay)
+
+    async def _probe(self, state: MemberState) -> bool:
+        try:
+            if state.client is None:
+                state.client = await ClusterClient.connect(state.config, timeout=MEMBER_TIMEOUT)
+                state.discovery = Discovery(state.client)
+            assert state.discovery is not None
+            if not state.ready:
+                await state.discovery.refresh()  # a returning member may serve other APIs
+            else:
+                await state.client.get("/api")  # cheap, and proves the credentials still work
+        except KubeError as exc:
+            self._set(state, False, *_classify(exc))
+            return False
+        self._set(state, True, ClusterStatus.PROPAGATED, "")
+        return True
+
+    def _set(self, state: MemberState, ready: bool, problem: ClusterStatus, message: str) -> None:
+        self._unprobed.discard(state.name)
+        if not self._unprobed:
+            self.probed.set()
+        was = state.ready
+        state.ready, state.problem, state.message = ready, problem, message
+        self.metrics.cluster_ready.labels(cluster=state.name).set(1 if ready else 0)
+        if ready and not was:
+            log.info("cluster %s is ready", state.name)
+            self.on_ready(state.name)
+        elif was and not ready:
+            log.warning("cluster %s is not ready: %s", state.name, message)
+
+
+def _classify(exc: KubeError) -> tuple[ClusterStatus, str]:
+    if isinstance(exc, Unauthorized | Forbidden):
+        return ClusterStatus.CREDENTIALS_INVALID, f"credentials refused: {exc}"
+    return ClusterStatus.CLUSTER_NOT_READY, str(exc)
