@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from hub.config import Config
+from hub.engine.caches import CacheSet
 from hub.engine.copy_controller import CopyController
 from hub.engine.inventory import Inventory
 from hub.engine.propagation import PropagationController
@@ -18,13 +19,17 @@ from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.errors import KubeError
+from hub.kube.resources import ResourceInfo
+from hub.kube.watch import EventType
 from hub.metrics import Metrics
 from hub.server import HttpServer
+from hub.types import Obj
 
 log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 30.0  # seconds: new Federated CRDs become targets within this
 ONCE_TIMEOUT = 300.0
+CLUSTER_KINDS = ("KubeFedCluster", "FederatedCluster")
 SHUTDOWN_GRACE = 10.0
 
 
@@ -143,7 +148,26 @@ class Hub:
         copy.targets.add_handler(self.propagation.on_federated)
         copy.on_template_written = self.propagation.note_change
         self.inventory.start()
+        self._watch_cluster_labels(master, discovery)
         self.supervisor.spawn("propagation-workers", self.propagation.run_workers)
+
+    def _watch_cluster_labels(self, master: ClusterClient, discovery: Discovery) -> None:
+        """Merge labels of same-named KubeFedCluster / FederatedCluster objects, live."""
+        inventory, propagation = self.inventory, self.propagation
+        assert inventory is not None
+        assert propagation is not None
+
+        def on_cluster(_info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+            metadata = obj.get("metadata") or {}
+            labels = {} if kind == "DELETED" else dict(metadata.get("labels") or {})
+            if inventory.set_labels(str(metadata.get("name", "")), labels):
+                log.info("cluster %s: labels from %s", metadata.get("name"), obj.get("kind"))
+                propagation.resync()
+
+        caches = CacheSet(master, self.supervisor, self.metrics, on_cluster)
+        for info in discovery.resources:
+            if info.group in CONTROL_GROUPS and info.kind in CLUSTER_KINDS and info.preferred:
+                caches.ensure(info)
 
     async def _start_targets(self, discovery: Discovery) -> None:
         """Caches for the copy targets, and for every Federated type when propagating."""

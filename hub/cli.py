@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("check", help="connect to every cluster and report")
 
+    render = commands.add_parser("render", help="print what the hub would write, per cluster")
+    render.add_argument("files", nargs="+", metavar="FILE", help="YAML files ('-' for stdin)")
+    render.add_argument("--cluster", help="only this cluster")
+    render.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+
     crds = commands.add_parser("crds", help="print CRD YAML for Federated types")
     crds.add_argument("--group", choices=FEDERATED_GROUPS, help="one API group (default both)")
     crds.add_argument(
@@ -93,6 +98,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(config_path(args.config))
     if args.command == "run":
         return _run(config, args)
+    if args.command == "render":
+        from hub.render_cmd import run_render
+
+        return run_render(config, args.files, args.cluster, args.output)
     if args.command == "check":
         from hub.check import check_all, render_table
 

@@ -641,3 +641,26 @@ def values_equal(a: Any, b: Any) -> bool:
 
 def _is_nan(x: int | float) -> bool:
     return isinstance(x, float) and math.isnan(x)
+
+
+def cross_namespace_denied(
+    policy: str, target_namespace: str, source_namespace: str, source_obj: Mapping[str, Any]
+) -> str:
+    """Why copying from ``source_namespace`` into ``target_namespace`` is refused, or "".
+
+    Policies (``copy.crossNamespace``): ``deny``, ``allow``, and ``source-opt-in`` where the
+    source must list the target namespace (or ``*``) in :data:`CROSS_NS_ANNOTATION`.
+    """
+    if not source_namespace or source_namespace == target_namespace or policy == "allow":
+        return ""
+    if policy == "deny":
+        return f"copying from namespace {source_namespace} is denied (copy.crossNamespace: deny)"
+    metadata = source_obj.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    allowed = {n.strip() for n in str(annotations.get(CROSS_NS_ANNOTATION, "")).split(",")}
+    if "*" in allowed or target_namespace in allowed:
+        return ""
+    return (
+        f"the source in namespace {source_namespace} does not allow namespace "
+        f"{target_namespace} (annotation {CROSS_NS_ANNOTATION})"
+    )

@@ -214,7 +214,9 @@ class CopyController(Controller[ObjectRef]):
         if source is None:
             outcome.problems.append(Problem("SourceNotFound", f"{rule.origin}: {where} not found"))
             return None
-        denied = self._cross_namespace_denied(key, namespace, source)
+        denied = copy_rules.cross_namespace_denied(
+            self.config.copy.cross_namespace, key.namespace, namespace, source
+        )
         if denied:
             outcome.problems.append(Problem("CrossNamespaceDenied", f"{rule.origin}: {denied}"))
             return None
@@ -223,25 +225,6 @@ class CopyController(Controller[ObjectRef]):
             outcome.problems.append(Problem(resolved.reason, f"{rule.origin}: {resolved.message}"))
             return None
         return resolved
-
-    def _cross_namespace_denied(self, key: ObjectRef, namespace: str, source: Obj) -> str:
-        if not namespace or namespace == key.namespace:
-            return ""
-        policy = self.config.copy.cross_namespace
-        if policy == "allow":
-            return ""
-        if policy == "deny":
-            return f"copying from namespace {namespace} is denied (copy.crossNamespace: deny)"
-        annotations = (source.get("metadata") or {}).get("annotations") or {}
-        allowed = {
-            n.strip() for n in str(annotations.get(copy_rules.CROSS_NS_ANNOTATION, "")).split(",")
-        }
-        if "*" in allowed or key.namespace in allowed:
-            return ""
-        return (
-            f"the source in namespace {namespace} does not allow namespace {key.namespace} "
-            f"(annotation {copy_rules.CROSS_NS_ANNOTATION})"
-        )
 
     async def _write(
         self,
