@@ -165,8 +165,9 @@ def _print(obj: Obj, cluster: str, output: str) -> None:
     if output == "json":
         print(json.dumps({"cluster": cluster, "object": obj}, indent=2))
     else:
-        head = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
-        ordered: Obj = {**head, **{k: v for k, v in obj.items() if k not in head}}
+        first = ("apiVersion", "kind", "metadata")
+        ordered: Obj = {k: obj[k] for k in first if k in obj}
+        ordered.update((k, v) for k, v in obj.items() if k not in first)
         print(f"---\n# cluster: {cluster}")
         print(yaml.safe_dump(ordered, sort_keys=False), end="")
 
