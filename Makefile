@@ -44,12 +44,12 @@ test: install control-plane lint ## everything CI runs: lint, unit, integration,
 demo: install control-plane ## local sandbox clusters, then the hub on them
 	$(BIN)/python -m hub.demo --dir $(SANDBOX_DIR)
 
-demo-down:
-	$(BIN)/synchub sandbox down --dir $(SANDBOX_DIR)
+demo-down: ## stop the demo's hub and clusters
+	$(BIN)/python -m hub.demo --down --dir $(SANDBOX_DIR)
 
 bench: install control-plane
 	@for b in bench/*.py; do $(BIN)/python $$b; done
 
 clean:
-	-$(BIN)/synchub sandbox down --dir $(SANDBOX_DIR)
+	-$(BIN)/python -m hub.demo --down --dir $(SANDBOX_DIR)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

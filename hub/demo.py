@@ -1,46 +1,248 @@
-"""``make demo``: start the local sandbox clusters and show what the hub sees."""
+"""``make demo``: local clusters, the seed's cert-manager example, the hub fanning it out.
+
+Starts the sandbox (master + 2 members), installs the Federated CRDs, applies a TLS Secret
+(standing in for cert-manager's) and its FederatedSecret, starts ``synchub run`` in the
+background, then shows which cluster holds which Secret before and after a rotation.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
-from hub.check import check_all, render_table
-from hub.config import load_config
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from hub.config import Config, load_config
+from hub.crds import render_crds
+from hub.kube.clients import ClusterClient
+from hub.kube.errors import Conflict, KubeError, NotFound
 from hub.sandbox import DEFAULT_DIR, Sandbox, SandboxError
+from hub.sandbox.process import alive, stop
+
+NAMESPACE = "cloud"
+SECRET = "cloud-certificate"
+FEDERATED_SECRET = {
+    "apiVersion": "types.kubefed.io/v1beta1",
+    "kind": "FederatedSecret",
+    "metadata": {
+        "name": SECRET,
+        "namespace": NAMESPACE,
+        "annotations": {"k8s-copier.fig.org/replace-spec.template.data": f"secrets:{SECRET}:data"},
+    },
+    "spec": {
+        "placement": {
+            "clusterSelector": {
+                "matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]
+            }
+        }
+    },
+}
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", flush=True)
+
+
+def tls_secret_data(serial: int) -> dict[str, str]:
+    """A fresh self-signed certificate, as cert-manager would store it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cloud.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        "tls.crt": base64.b64encode(pem).decode(),
+        "tls.key": base64.b64encode(key_pem).decode(),
+        "ca.crt": base64.b64encode(pem).decode(),
+    }
+
+
+async def create(client: ClusterClient, path: str, body: dict[str, Any]) -> None:
+    with contextlib.suppress(Conflict):
+        await client.request("POST", path, body=body)
+
+
+async def arrange(config: Config) -> None:
+    async with await ClusterClient.connect(config.master) as master:
+        for crd in yaml.safe_load_all(render_crds()):
+            await create(master, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+        await create(master, "/api/v1/namespaces", ns)
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": SECRET, "namespace": NAMESPACE},
+            "type": "kubernetes.io/tls",
+            "data": tls_secret_data(1),
+        }
+        await create(master, f"/api/v1/namespaces/{NAMESPACE}/secrets", secret)
+        path = f"/apis/types.kubefed.io/v1beta1/namespaces/{NAMESPACE}/federatedsecrets"
+        for _ in range(100):  # the CRD takes a moment to be served
+            try:
+                await create(master, path, FEDERATED_SECRET)
+                return
+            except NotFound:
+                await asyncio.sleep(0.1)
+        raise SystemExit("demo: the FederatedSecret CRD was not served in time")
+
+
+async def rotate(config: Config, serial: int) -> None:
+    async with await ClusterClient.connect(config.master) as master:
+        await master.request(
+            "PATCH",
+            f"/api/v1/namespaces/{NAMESPACE}/secrets/{SECRET}",
+            body={"data": tls_secret_data(serial)},
+            content_type="application/merge-patch+json",
+        )
+
+
+async def holdings(config: Config) -> list[tuple[str, str, str]]:
+    """(cluster, managed by, data hash) of the demo Secret in every cluster."""
+    rows = []
+    for cluster in config.clusters:
+        try:
+            async with await ClusterClient.connect(cluster, timeout=5) as client:
+                secret = await client.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/{SECRET}")
+        except NotFound:
+            rows.append((cluster.name, "-", "(none)"))
+            continue
+        except KubeError as exc:
+            rows.append((cluster.name, "-", f"unreachable: {exc}"))
+            continue
+        labels = (secret.get("metadata") or {}).get("labels") or {}
+        owner = "synchub" if labels.get("synchub.io/managed") == "true" else "source"
+        digest = hashlib.sha256(json.dumps(secret.get("data"), sort_keys=True).encode())
+        rows.append((cluster.name, owner, digest.hexdigest()[:16]))
+    return rows
+
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    lines = [f"  {'CLUSTER':<10} {'SECRET ' + NAMESPACE + '/' + SECRET:<32} {'DATA HASH'}"]
+    lines += [f"  {c:<10} {o:<32} {h}" for c, o, h in rows]
+    return "\n".join(lines)
+
+
+async def wait_in_sync(config: Config, timeout: float = 60.0) -> list[tuple[str, str, str]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = await holdings(config)
+        hashes = {h for _, _, h in rows}
+        if len(hashes) == 1 and "(none)" not in hashes:
+            return rows
+        if time.monotonic() > deadline:
+            return rows
+        await asyncio.sleep(0.3)
+
+
+def free_port(preferred: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_hub(sandbox: Sandbox) -> int:
+    pid_file = sandbox.dir / "synchub.pid"
+    if pid_file.exists():
+        pid, port = json.loads(pid_file.read_text())
+        if alive(pid, str(sandbox.clusters_yaml)):
+            say(f"the hub is already running (pid {pid})")
+            return int(port)
+    port = free_port(8080)
+    log = (sandbox.dir / "synchub.log").open("ab")
+    command = [sys.executable, "-m", "hub", "-c", str(sandbox.clusters_yaml), "run",
+               "--http-addr", f"127.0.0.1:{port}"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    pid_file.write_text(json.dumps([process.pid, port]))
+    say(f"started synchub run (pid {process.pid}), log {sandbox.dir / 'synchub.log'}")
+    return port
+
+
+def down(sandbox: Sandbox) -> None:
+    pid_file = sandbox.dir / "synchub.pid"
+    if pid_file.exists():
+        pid, _ = json.loads(pid_file.read_text())
+        stop(pid, str(sandbox.clusters_yaml))
+    sandbox.down()
+    say(f"stopped the hub and the sandbox in {sandbox.dir}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m hub.demo")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--members", type=int, default=2)
+    parser.add_argument("--down", action="store_true", help="stop the demo")
     args = parser.parse_args()
-
-    sandbox = Sandbox(args.dir, say=lambda msg: print(f"demo: {msg}"))
+    sandbox = Sandbox(args.dir, say=say)
+    if args.down:
+        down(sandbox)
+        return 0
     try:
-        sandbox.up(args.members)
+        sandbox.up(2)
     except SandboxError as exc:
         print(f"demo: sandbox failed: {exc}", file=sys.stderr)
         return 1
     config = load_config(sandbox.clusters_yaml)
-    reports = asyncio.run(check_all(config))
-    print()
-    print(render_table(config, reports))
+    asyncio.run(arrange(config))
+    say("applied a TLS Secret and its FederatedSecret (placement: cluster-master DoesNotExist)")
+    port = start_hub(sandbox)
+    rows = asyncio.run(wait_in_sync(config))
+    print(f"\nThe Secret, fanned out to the members (the master's own copy is the source):\n"
+          f"{table(rows)}\n")  # fmt: skip
+    say("rotating the certificate on the master, as cert-manager would on renewal")
+    asyncio.run(rotate(config, int(time.time())))
+    rows = asyncio.run(wait_in_sync(config))
+    print(f"\nAfter the rotation:\n{table(rows)}\n")
+    kubeconfig = sandbox.kubeconfig
     print(
-        f"""
-The sandbox keeps running. Point kubectl and synchub at it:
+        f"""The hub keeps running. Try next:
 
   eval "$(.venv/bin/synchub sandbox env --dir {args.dir})"
-  kubectl --context synchub-member-1 get namespaces
-  .venv/bin/synchub check
+  kubectl --context synchub-member-1 -n {NAMESPACE} get secrets --show-labels
+  kubectl -n {NAMESPACE} get federatedsecrets.types.kubefed.io {SECRET} -o yaml   # status
+  .venv/bin/synchub render <your FederatedSecret.yaml>    # what the hub would write
+  curl -s localhost:{port}/metrics | grep ^synchub_        # metrics
+  tail -f {sandbox.dir / "synchub.log"}                     # the hub's log
 
-Stop it with: make demo-down
-"""
+Stop everything with: make demo-down   (kubeconfig: {kubeconfig})"""
     )
-    return 0 if all(r.ok for r in reports) else 1
+    return 0 if len({h for _, _, h in rows}) == 1 else 1
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     raise SystemExit(main())
