@@ -135,22 +135,29 @@ class HubProcess:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> HubProcess:
+    def start(self, *, wait_ready: bool = True) -> HubProcess:
         command = [
             sys.executable, "-m", "hub", "-c", str(self.config), "run",
             "--http-addr", f"127.0.0.1:{self.port}", *self.args,
         ]  # fmt: skip
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        wait_for(self.ready, timeout=60)
+        wait_for(self.ready if wait_ready else self.alive, timeout=60)
         return self
 
+    def alive(self) -> bool:
+        """The process runs and answers /healthz (a standby is alive but not ready)."""
+        return self._get("/healthz")
+
     def ready(self) -> bool:
+        return self._get("/readyz")
+
+    def _get(self, path: str) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"synchub exited with {self.process.returncode}:\n{self.output()}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
                 return bool(r.status == 200)
         except OSError:
             return False

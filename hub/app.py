@@ -6,7 +6,9 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from hub.config import Config
 from hub.engine.caches import CacheSet
@@ -21,6 +23,7 @@ from hub.kube.discovery import Discovery
 from hub.kube.errors import KubeError
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
+from hub.leader import LeaderElector, LeadershipLost, WriteFence
 from hub.metrics import Metrics
 from hub.server import HttpServer
 from hub.types import Obj
@@ -52,8 +55,12 @@ class Hub:
         self.propagation: PropagationController | None = None
         self.inventory: Inventory | None = None
         self.server = HttpServer(self.metrics, self.readiness)
+        self.fence = WriteFence()
+        self.elector: LeaderElector | None = None
 
     def readiness(self) -> tuple[bool, str]:
+        if self.elector is not None and not self.elector.is_leader:
+            return False, f"not the leader ({self.elector.identity})"
         if self.copy is None:
             return False, "connecting to the master"
         if not self.copy.synced():
@@ -101,6 +108,12 @@ class Hub:
     async def _run_with(
         self, master: ClusterClient, discovery: Discovery, stop: asyncio.Event
     ) -> int:
+        if self.config.leader_election.enabled and not self.options.once:
+            self.elector = LeaderElector(
+                master, self.config.leader_election.namespace, self.metrics, fence=self.fence
+            )
+            if not await _until_stopped(self.elector.acquire(), stop):
+                return 0
         mode = self._mode(discovery)
         log.info(
             "master %s (%s): propagation mode %s%s",
@@ -109,7 +122,7 @@ class Hub:
             mode,
             " (dry-run: no writes)" if self.options.dry_run else "",
         )
-        writer = Writer(master, self.metrics, dry_run=self.options.dry_run)
+        writer = Writer(master, self.metrics, dry_run=self.options.dry_run, fence=self.fence)
         self.copy = CopyController(
             self.config, master, discovery, writer, self.supervisor, self.metrics
         )
@@ -120,7 +133,14 @@ class Hub:
         self.supervisor.spawn("discovery", lambda: self._rediscover(discovery))
         if self.options.once:
             return await self._once()
-        await stop.wait()
+        if self.elector is not None:
+            try:
+                await _until_stopped(self.elector.hold(), stop)
+            except LeadershipLost as exc:
+                log.error("leader election: lost the lease (%s); exiting to restart clean", exc)
+                return 1
+        else:
+            await stop.wait()
         log.info("shutting down")
         return 0
 
@@ -143,6 +163,7 @@ class Hub:
             self.metrics,
             dry_run=self.options.dry_run,
             is_copy_source=lambda ref: ref in copy.index.sources(),
+            fence=self.fence,
         )
         self.inventory.on_ready = self.propagation.resync
         copy.targets.add_handler(self.propagation.on_federated)
@@ -251,9 +272,27 @@ class Hub:
         except TimeoutError:
             log.warning("shutdown: in-flight work did not finish in %.0fs", SHUTDOWN_GRACE)
         await self.supervisor.stop()
+        if self.elector is not None:
+            await self.elector.release()
         if self.inventory is not None:
             await self.inventory.close()
         await self.server.stop()
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` until it ends (True) or ``stop`` is set (False); its errors propagate."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopped):
+            if not pending.done():
+                pending.cancel()
+    if task.done() and not task.cancelled():
+        task.result()
+        return True
+    return False
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -51,6 +51,12 @@ class Metrics:
             ["cluster"],
             registry=r,
         )
+        self.leader = Gauge(
+            "synchub_leader",
+            "1 while this process holds the leader lease.",
+            ["identity"],
+            registry=r,
+        )
         self.ownership_conflicts = Counter(
             "synchub_ownership_conflicts_total",
             "Repeated writes to an object another writer keeps changing.",

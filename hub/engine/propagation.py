@@ -46,6 +46,7 @@ from hub.kube.discovery import UnknownResource
 from hub.kube.errors import ApiError, Conflict, KubeError, NotFound
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
+from hub.leader import WriteFence
 from hub.metrics import Metrics
 from hub.placement import PlacementError, select_clusters
 from hub.render import RenderError, render, target_api_version
@@ -85,6 +86,7 @@ class PropagationController(Controller[ObjectRef]):
         *,
         dry_run: bool = False,
         is_copy_source: Callable[[ObjectRef], bool] = lambda _ref: False,
+        fence: WriteFence | None = None,
     ) -> None:
         super().__init__(metrics)
         self.config = config
@@ -93,6 +95,7 @@ class PropagationController(Controller[ObjectRef]):
         self.supervisor = supervisor
         self.dry_run = dry_run
         self.is_copy_source = is_copy_source
+        self.fence = fence or WriteFence()
         self.master = inventory.master_name
         self._caches: dict[str, CacheSet] = {}
         self._writers: dict[str, Writer] = {}
@@ -365,7 +368,7 @@ class PropagationController(Controller[ObjectRef]):
         writer = self._writers.get(state.name)
         if writer is None or writer.client is not state.client:
             assert state.client is not None
-            writer = Writer(state.client, self.metrics, dry_run=self.dry_run)
+            writer = Writer(state.client, self.metrics, dry_run=self.dry_run, fence=self.fence)
             self._writers[state.name] = writer
         return writer
 

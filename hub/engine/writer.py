@@ -12,10 +12,13 @@ from typing import Any
 from hub.conditions import now_rfc3339
 from hub.kube.clients import APPLY_PATCH, MERGE_PATCH, ClusterClient
 from hub.kube.resources import ResourceInfo
+from hub.leader import NotLeader, WriteFence
 from hub.metrics import Metrics
 from hub.types import Obj
 
 log = logging.getLogger(__name__)
+
+_EVENTS = ResourceInfo("", "v1", "events", "Event", namespaced=True)
 
 
 def changed_paths(patch: Any, prefix: str = "") -> list[str]:
@@ -31,10 +34,18 @@ def changed_paths(patch: Any, prefix: str = "") -> list[str]:
 
 
 class Writer:
-    def __init__(self, client: ClusterClient, metrics: Metrics, *, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        client: ClusterClient,
+        metrics: Metrics,
+        *,
+        dry_run: bool = False,
+        fence: WriteFence | None = None,
+    ) -> None:
         self.client = client
         self.metrics = metrics
         self.dry_run = dry_run
+        self.fence = fence or WriteFence()
 
     @property
     def cluster(self) -> str:
@@ -44,6 +55,8 @@ class Writer:
         self.metrics.writes_total.labels(cluster=self.cluster, verb=verb).inc()
 
     def _skip(self, verb: str, info: ResourceInfo, namespace: str, name: str, detail: str) -> bool:
+        if not self.fence.open:
+            raise NotLeader(f"not the leader: refusing to {verb} {info.kind} {name}")
         if not self.dry_run:
             return False
         where = f"{namespace}/{name}" if namespace else name
@@ -110,8 +123,7 @@ class Writer:
         metadata = involved.get("metadata") or {}
         namespace = metadata.get("namespace") or "default"
         name = f"{metadata.get('name', 'object')}.{uuid.uuid4().hex[:12]}"
-        if self.dry_run:
-            log.info("dry-run: would record %s event %s on %s", type_, reason, metadata.get("name"))
+        if self._skip("record event", _EVENTS, namespace, reason, ""):
             return
         now = now_rfc3339()
         event = {

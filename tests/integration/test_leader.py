@@ -1,0 +1,134 @@
+"""Leader election between two real hub processes on the sandbox master."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import yaml
+from kubernetes import client as k8s
+
+from conftest import Clusters, HubProcess, wait_for
+
+SEED_ANNOTATION = "k8s-copier.fig.org/replace-spec.template.data"
+NOT_MASTER = {
+    "clusterSelector": {"matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]}
+}
+
+
+def leader_config(clusters: Clusters, tmp_path: Path, namespace: str) -> Path:
+    """clusters.yaml with leader election on, its lease in a namespace of its own."""
+    document = yaml.safe_load(clusters.clusters_yaml.read_text())
+    document["leaderElection"] = {"enabled": True, "namespace": namespace}
+    document["namespaces"] = [namespace]
+    path = tmp_path / "clusters.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def make_secret_and_federated(clusters: Clusters, namespace: str, value: str) -> None:
+    clusters.core("master").create_namespaced_secret(
+        namespace,
+        k8s.V1Secret(metadata={"name": "cert"}, data={"tls.crt": b64(value)}),
+    )
+    clusters.custom("master").create_namespaced_custom_object(
+        "types.kubefed.io", "v1beta1", namespace, "federatedsecrets",
+        {
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": "FederatedSecret",
+            "metadata": {
+                "name": "cert",
+                "annotations": {SEED_ANNOTATION: "secrets:cert:data"},
+            },
+            "spec": {"placement": NOT_MASTER},
+        },
+    )  # fmt: skip
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def member_value(clusters: Clusters, member: str, namespace: str) -> str | None:
+    try:
+        secret = clusters.core(member).read_namespaced_secret("cert", namespace)
+    except k8s.ApiException:
+        return None
+    return base64.b64decode((secret.data or {}).get("tls.crt", "")).decode()
+
+
+def rotate(clusters: Clusters, namespace: str, value: str) -> None:
+    clusters.core("master").patch_namespaced_secret(
+        "cert", namespace, {"data": {"tls.crt": b64(value)}}
+    )
+
+
+def converged(clusters: Clusters, namespace: str, value: str) -> bool:
+    return all(member_value(clusters, m, namespace) == value for m in ("member-1", "member-2"))
+
+
+def test_one_leader_writes_and_a_standby_takes_over(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    config = leader_config(clusters, tmp_path, namespace)
+    first = HubProcess(config, tmp_path / "first.log").start()
+    second = HubProcess(config, tmp_path / "second.log").start(wait_ready=False)
+    try:
+        assert first.ready()
+        assert not second.ready()  # the standby is alive but not ready
+        make_secret_and_federated(clusters, namespace, "v1")
+        wait_for(lambda: converged(clusters, namespace, "v1"), timeout=60)
+        assert second.metric("synchub_member_writes_total") == 0
+        assert first.metric("synchub_leader") == 1
+        assert second.metric("synchub_leader") == 0
+
+        assert first.process is not None
+        first.process.kill()
+        first.process.wait()
+        killed = time.monotonic()
+        wait_for(second.ready, timeout=40)
+        took = time.monotonic() - killed
+        assert took < 15 + 2 + 5, f"takeover took {took:.1f}s"
+        rotate(clusters, namespace, "v2")
+        wait_for(lambda: converged(clusters, namespace, "v2"), timeout=60)
+    finally:
+        first.stop()
+        assert second.stop() == 0
+
+
+def test_graceful_shutdown_releases_the_lease(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    config = leader_config(clusters, tmp_path, namespace)
+    first = HubProcess(config, tmp_path / "first.log").start()
+    second = HubProcess(config, tmp_path / "second.log").start(wait_ready=False)
+    try:
+        assert first.stop() == 0
+        stopped = time.monotonic()
+        wait_for(second.ready, timeout=20)
+        assert time.monotonic() - stopped < 10  # released, not waited out
+    finally:
+        second.stop()
+
+
+def test_leader_that_cannot_renew_stops_and_exits(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    config = leader_config(clusters, tmp_path, namespace)
+    hub = HubProcess(config, tmp_path / "hub.log").start()
+    assert hub.process is not None
+    try:
+        clusters.sandbox.stop_apiserver("master")
+        code = hub.process.wait(timeout=40)  # renew deadline 10 s, retry 2 s
+        assert code != 0
+        assert "lost the lease" in hub.output()
+    finally:
+        clusters.sandbox.start_apiserver("master")
+        hub.stop()
+    lease_holder = (
+        k8s.CoordinationV1Api(clusters.api["master"])
+        .read_namespaced_lease("synchub", namespace)
+        .spec.holder_identity
+    )
+    assert lease_holder  # still recorded: it could not release, the master was down
