@@ -140,6 +140,10 @@ class _Parser:
         self.file = file
         self.environ = environ
 
+    def in_pod(self) -> bool:
+        env = os.environ if self.environ is None else self.environ
+        return bool(env.get("KUBERNETES_SERVICE_HOST"))
+
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(self.file, key, problem)
 
@@ -223,7 +227,10 @@ class _Parser:
         name = self.string(body.get("name"), f"{key}.name", "master" if is_master else None)
         if not _DNS_LABEL.match(name) or len(name) > 63:
             raise self.fail(f"{key}.name", f"{name!r} is not a valid cluster name (DNS label)")
-        context = self.string(body.get("context"), f"{key}.context")
+        context_raw = body.get("context")
+        if context_raw is None and is_master and self.in_pod():
+            context_raw = IN_CLUSTER  # running as a pod on the master: its service account
+        context = self.string(context_raw, f"{key}.context")
         labels = self.labels(body.get("labels"), f"{key}.labels")
         if is_master:
             labels = {**labels, MASTER_LABEL: "true"}

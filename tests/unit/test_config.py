@@ -631,3 +631,16 @@ def test_config_path_reads_the_process_environment(monkeypatch: pytest.MonkeyPat
     assert config_path(None) == Path("from-env.yaml")
     monkeypatch.delenv("SYNCHUB_CONFIG")
     assert config_path(None) == Path("clusters.yaml")
+
+
+def test_master_context_defaults_to_in_cluster_inside_a_pod(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "master: {name: hubmaster}\n")
+    config = load_config(path, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"})
+    assert config.master.in_cluster
+    assert config.master.kubeconfig == ()
+
+
+def test_master_context_is_required_outside_a_pod(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "master: {name: hubmaster}\n")
+    error = config_error(path, {})
+    assert "master.context" in str(error)
