@@ -189,6 +189,7 @@ class Hub:
         for info in discovery.resources:
             if info.group in CONTROL_GROUPS and info.kind in CLUSTER_KINDS and info.preferred:
                 caches.ensure(info)
+        propagation.placement_ready = caches.all_synced
 
     async def _start_targets(self, discovery: Discovery) -> None:
         """Caches for the copy targets, and for every Federated type when propagating."""

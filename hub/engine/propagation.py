@@ -102,6 +102,9 @@ class PropagationController(Controller[ObjectRef]):
         self._written_rv: dict[tuple[str, ObjectRef], str] = {}
         self._fights: dict[tuple[str, ObjectRef], deque[float]] = {}
         self._observed: dict[ObjectRef, float] = {}
+        #: False while inputs to placement (cluster labels) are still loading: placing on
+        #: partial labels could delete copies that belong (no deletion on partial data).
+        self.placement_ready: Callable[[], bool] = lambda: True
         #: Federated objects not fully propagated after their last reconcile (for --once).
         self.unsynced: set[ObjectRef] = set()
 
@@ -146,6 +149,8 @@ class PropagationController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
+        if not self.placement_ready():
+            raise Requeue(0.5)
         info = self.federated.infos.get(key.group_resource)
         fed = self.federated.get(info, key.namespace, key.name) if info else None
         if info is None or fed is None:
