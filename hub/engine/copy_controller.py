@@ -53,6 +53,7 @@ class Outcome:
     problems: list[Problem]
     sources: set[ObjectRef]
     waiting: bool = False
+    unknown_resource: bool = False  # a source resource the master does not serve (yet)
 
 
 class CopyController(Controller[ObjectRef]):
@@ -82,6 +83,9 @@ class CopyController(Controller[ObjectRef]):
         self._unknown_targets: set[str] = set()
         self._target_kinds: set[GroupResource] = set()
         self._source_seen: dict[ObjectRef, float] = {}
+        #: Targets naming a source resource the master does not serve; looked at again after
+        #: every discovery refresh, so a CRD installed later is picked up.
+        self._unknown_resource: set[ObjectRef] = set()
         #: Told when a template was rewritten because of a source change seen at that time.
         self.on_template_written: Callable[[ObjectRef, float], None] | None = None
 
@@ -93,6 +97,8 @@ class CopyController(Controller[ObjectRef]):
             self._target_kinds.add(GroupResource(info.group, info.resource))
             for namespace in self.config.namespaces or ("",):
                 self.targets.ensure(info, namespace)
+        for key in list(self._unknown_resource):
+            self.queue.add(key)
 
     async def _target_resources(self) -> list[ResourceInfo]:
         await self.discovery.ensure()
@@ -160,15 +166,21 @@ class CopyController(Controller[ObjectRef]):
         if info is None or target is None:
             self.index.remove_target(key)
             self.reported.pop(key, None)
+            self._unknown_resource.discard(key)
             return
         annotations = (target.get("metadata") or {}).get("annotations") or {}
         parsed = copy_rules.parse_rules(annotations)
         if not parsed.rules and not parsed.errors:
             self.index.remove_target(key)  # annotation removed: its rules stop at once
             self.reported.pop(key, None)
+            self._unknown_resource.discard(key)
             return
         outcome = await self._resolve(key, parsed)
         self.index.set_sources(key, outcome.sources)
+        if outcome.unknown_resource:
+            self._unknown_resource.add(key)
+        else:
+            self._unknown_resource.discard(key)
         if outcome.waiting:
             # Re-queued when the source cache syncs; if it synced while we looked, now.
             if all(self._source_synced(s) for s in outcome.sources):
@@ -201,6 +213,7 @@ class CopyController(Controller[ObjectRef]):
         try:
             info = await self.discovery.resolve(ref.resource)
         except (UnknownResource, ResourceNameError) as exc:
+            outcome.unknown_resource |= isinstance(exc, UnknownResource)
             outcome.problems.append(Problem("InvalidAnnotation", f"{rule.origin}: {exc}"))
             return None
         namespace = (ref.namespace or key.namespace) if info.namespaced else ""
@@ -304,6 +317,11 @@ class CopyController(Controller[ObjectRef]):
             )
         except NotFound:
             return  # deleted meanwhile
+        except Conflict:
+            # Our cache had not caught up with our own last write yet; the watch event that
+            # brings the newer version queues the object again.
+            log.debug("copy %s: status write raced a newer version; will look again", key)
+            self.queue.add(key)
 
 
 def _rv(obj: Obj) -> str:

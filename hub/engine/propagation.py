@@ -10,7 +10,6 @@ failed: deletions come from one Federated object's placement against a synced ca
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import time
@@ -165,10 +164,11 @@ class PropagationController(Controller[ObjectRef]):
             await self._finalize(key, info, fed, kind)
             return
         if FINALIZER not in (metadata.get("finalizers") or []) and not self.dry_run:
-            await self._set_finalizers(
-                info, key, fed, [*(metadata.get("finalizers") or []), FINALIZER]
-            )
-            return  # the update event brings the object back with the finalizer
+            finalizers = [*(metadata.get("finalizers") or []), FINALIZER]
+            updated = await self._set_finalizers(info, key, fed, finalizers)
+            if updated is None:
+                return
+            fed = updated  # carry on with the new version: one pass, not two
         placement = select_clusters(fed, self.inventory.clusters())
         if isinstance(placement, PlacementError):
             await self._write_status(
@@ -466,12 +466,15 @@ class PropagationController(Controller[ObjectRef]):
 
     async def _set_finalizers(
         self, info: ResourceInfo, key: ObjectRef, fed: Obj, finalizers: list[str]
-    ) -> None:
+    ) -> Obj | None:
+        """Set the finalizer list; the updated object, or None if the object is gone."""
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": _rv(fed)}}
-        with contextlib.suppress(NotFound):
-            await self._writer(self.inventory.get(self.master)).merge_patch(
+        try:
+            return await self._writer(self.inventory.get(self.master)).merge_patch(
                 info, key.namespace, key.name, patch
             )
+        except NotFound:
+            return None
 
     async def _write_status(
         self,
