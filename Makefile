@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SANDBOX_DIR ?= .synchub/sandbox
 
-.PHONY: install control-plane lint format unit integration e2e test demo demo-down bench clean
+.PHONY: install control-plane lint format unit integration e2e test demo demo-down bench clean image
 
 $(BIN)/synchub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,21 @@ control-plane: ## build kube-apiserver and etcd into .cache/bin/<version>/ (once
 		echo "control-plane: binaries found"; \
 	else bash scripts/build-control-plane.sh; fi
 
-lint: install ## ruff and mypy --strict
+lint: install ## ruff, mypy --strict and hadolint
 	$(BIN)/ruff check hub tests e2e bench conftest.py
 	$(BIN)/ruff format --check hub tests e2e bench conftest.py
 	$(BIN)/mypy hub
+	$(BIN)/hadolint Dockerfile
+
+IMAGE ?= synchub:dev
+
+image: ## container image $(IMAGE) (needs a running Docker engine)
+	@if ! command -v docker >/dev/null 2>&1; then \
+		echo "make image: docker not found; install Docker (or build the Dockerfile with another BuildKit engine)" >&2; exit 1; \
+	elif ! docker info >/dev/null 2>&1; then \
+		echo "make image: docker is installed but no Docker engine answers (is the daemon running?)" >&2; exit 1; \
+	fi
+	DOCKER_BUILDKIT=1 docker build -t $(IMAGE) .
 
 format: install
 	$(BIN)/ruff format hub tests e2e bench conftest.py

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 from hub.engine.tasks import Supervisor
 from hub.kube.clients import ClusterClient
+from hub.kube.errors import Forbidden
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType, WatchCache
 from hub.metrics import Metrics
@@ -13,6 +15,11 @@ from hub.types import GroupResource, Obj
 
 Handler = Callable[[ResourceInfo, EventType, Obj], None]
 SyncHandler = Callable[[ResourceInfo], None]
+
+#: Numbers CacheSets, so two sets watching the same resource on one cluster (the copy
+#: controller's sources and the propagation controller's managed copies on the master, say)
+#: get distinct supervisor task names; the supervisor ignores a second task of the same name.
+_SERIAL = itertools.count(1)
 
 
 class CacheSet:
@@ -36,6 +43,7 @@ class CacheSet:
         self.label_selector = label_selector
         self._caches: dict[tuple[GroupResource, str], WatchCache] = {}
         self.infos: dict[GroupResource, ResourceInfo] = {}
+        self._serial = next(_SERIAL)
 
     def ensure(self, info: ResourceInfo, namespace: str = "") -> WatchCache:
         key = (GroupResource(info.group, info.resource), namespace if info.namespaced else "")
@@ -56,7 +64,9 @@ class CacheSet:
             on_synced=lambda: self.on_synced(info) if self.on_synced else None,
         )
         self._caches[key] = cache
-        name = f"watch:{self.client.name}:{key[0]}:{key[1] or '*'}"
+        name = f"watch#{self._serial}:{self.client.name}:{key[0]}:{key[1] or '*'}"
+        if self.label_selector:
+            name += f"[{self.label_selector}]"
         self.supervisor.spawn(name, cache.run)
         return cache
 
@@ -87,6 +97,22 @@ class CacheSet:
 
     def all_synced(self) -> bool:
         return all(cache.synced.is_set() for cache in self._caches.values())
+
+    def settled(self) -> bool:
+        """Every cache synced, or refused for good (403: reported on the objects instead)."""
+        return all(
+            cache.synced.is_set() or isinstance(cache.last_error, Forbidden)
+            for cache in self._caches.values()
+        )
+
+    def forbidden(self, info: ResourceInfo, namespace: str) -> Forbidden | None:
+        """The 403 that keeps the cache serving ``namespace`` from syncing, if any."""
+        gr = GroupResource(info.group, info.resource)
+        for ns in ("", namespace):
+            cache = self._caches.get((gr, ns))
+            if cache is not None and isinstance(cache.last_error, Forbidden):
+                return cache.last_error
+        return None
 
     def __iter__(self) -> Iterator[WatchCache]:
         return iter(list(self._caches.values()))

@@ -9,12 +9,14 @@ from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
 from hub.engine.queue import QueueShutDown, WorkQueue
-from hub.kube.errors import KubeError
+from hub.kube.errors import Forbidden, KubeError
 from hub.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 K = TypeVar("K")
+
+FORBIDDEN_RETRY = 30.0  # seconds
 
 
 class Requeue(Exception):
@@ -61,6 +63,11 @@ class Controller(ABC, Generic[K]):
         except Requeue as again:
             result = "requeue"
             self.queue.add_after(key, again.delay)
+        except Forbidden as exc:
+            # Permissions change rarely: say it once in a while, not at backoff speed.
+            result = "error"
+            log.warning("%s %s: %s; will retry in %.0fs", self.name, key, exc, FORBIDDEN_RETRY)
+            self.queue.add_after(key, FORBIDDEN_RETRY)
         except KubeError as exc:
             result = "error"
             log.warning("%s %s: %s; will retry", self.name, key, exc)

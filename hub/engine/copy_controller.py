@@ -151,7 +151,7 @@ class CopyController(Controller[ObjectRef]):
         return info is not None and self.sources.synced_for(info, ref.namespace)
 
     def synced(self) -> bool:
-        return self.targets.all_synced() and self.sources.all_synced()
+        return self.targets.all_synced() and self.sources.settled()
 
     def in_sync(self) -> bool:
         """True when no target reports a problem (used by ``run --once``)."""
@@ -218,8 +218,20 @@ class CopyController(Controller[ObjectRef]):
             return None
         namespace = (ref.namespace or key.namespace) if info.namespaced else ""
         outcome.sources.add(ObjectRef(self.cluster, info.group, info.resource, namespace, ref.name))
-        self.sources.ensure(info)
+        # With `namespaces:` configured, sources are watched per namespace, so the hub needs
+        # no cluster-wide read access (to Secrets, say).
+        self.sources.ensure(info, namespace if self.config.namespaces else "")
         if not self.sources.synced_for(info, namespace):
+            refused = self.sources.forbidden(info, namespace)
+            if refused is not None:
+                outcome.problems.append(
+                    Problem(
+                        "SourceNotFound",
+                        f"{rule.origin}: cannot read {info.resource}: "
+                        f"forbidden ({refused.message})",
+                    )
+                )
+                return None
             outcome.waiting = True
             return None
         source = self.sources.get(info, namespace, ref.name)
@@ -256,7 +268,8 @@ class CopyController(Controller[ObjectRef]):
             patch.setdefault("metadata", {})["resourceVersion"] = _rv(target)
             try:
                 written = await self.writer.merge_patch(info, key.namespace, key.name, patch)
-                log.info("copy: updated %s", key)
+                if written is not None:  # None: dry-run, nothing was written
+                    log.info("copy: updated %s", key)
                 if seen is not None and self.on_template_written is not None:
                     self.on_template_written(key, seen)
                 return written or target

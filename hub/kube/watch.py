@@ -57,6 +57,8 @@ class WatchCache:
         self.synced = asyncio.Event()
         self.resource_version = ""
         self._failures = 0
+        #: The error that stopped the last list or watch; None once a list succeeds.
+        self.last_error: KubeError | None = None
 
     def __repr__(self) -> str:
         where = f" in {self.namespace}" if self.namespace else ""
@@ -78,6 +80,7 @@ class WatchCache:
                 self.resource_version = ""
                 self.on_restart()
             except (KubeError, ValueError) as exc:
+                self.last_error = exc if isinstance(exc, KubeError) else None
                 self._failures += 1
                 delay = _backoff(self._failures)
                 log.warning("%r: %s; retrying in %.1fs", self, exc, delay)
@@ -109,6 +112,7 @@ class WatchCache:
                 self.resource_version = metadata.get("resourceVersion", "")
                 break
         self._replace(fresh)
+        self.last_error = None
         if not self.synced.is_set():
             self.synced.set()
             self.on_synced()
