@@ -7,6 +7,7 @@ namespaces, because without a controller-manager namespaces never finish deletin
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 from kubernetes import client as k8s
@@ -29,11 +31,96 @@ from hub.sandbox import MASTER, Sandbox, context_name, member_names
 MEMBERS = 2
 
 
+class Provider(Protocol):
+    """Where the test clusters come from: the sandbox (default) or kind (``--provider kind``)."""
+
+    kubeconfig: Path
+    clusters_yaml: Path
+
+    def stop_apiserver(self, name: str) -> None: ...
+
+    def start_apiserver(self, name: str) -> None: ...
+
+
+class KindClusters:
+    """Three kind clusters through pytest-kind, named and wired like the sandbox."""
+
+    def __init__(self, directory: Path) -> None:
+        from pytest_kind import KindCluster
+
+        self.dir = directory
+        self.kind = {n: KindCluster(f"synchub-{n}") for n in [MASTER, *member_names(MEMBERS)]}
+        self.kubeconfig = directory / "kubeconfig"
+        self.clusters_yaml = directory / "clusters.yaml"
+
+    def up(self) -> None:
+        import yaml
+
+        merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [],
+                                  "users": [], "contexts": []}  # fmt: skip
+        for name, cluster in self.kind.items():
+            cluster.create()
+            doc = yaml.safe_load(Path(cluster.kubeconfig_path).read_text())
+            context = context_name(name)
+            merged["clusters"].append({"name": context, "cluster": doc["clusters"][0]["cluster"]})
+            merged["users"].append({"name": context, "user": doc["users"][0]["user"]})
+            merged["contexts"].append(
+                {"name": context, "context": {"cluster": context, "user": context}}
+            )
+        self.kubeconfig.write_text(yaml.safe_dump(merged))
+        members = [{"name": n, "context": context_name(n), "labels": {"synchub.io/sandbox": n}}
+                   for n in member_names(MEMBERS)]  # fmt: skip
+        self.clusters_yaml.write_text(yaml.safe_dump({
+            "kubeconfig": str(self.kubeconfig),
+            "master": {"name": MASTER, "context": context_name(MASTER)},
+            "members": members,
+        }))  # fmt: skip
+
+    def down(self) -> None:
+        for cluster in self.kind.values():
+            cluster.delete()
+
+    def stop_apiserver(self, name: str) -> None:
+        subprocess.run(["docker", "stop", f"synchub-{name}-control-plane"], check=True)
+
+    def start_apiserver(self, name: str) -> None:
+        subprocess.run(["docker", "start", f"synchub-{name}-control-plane"], check=True)
+        client = api_client(self.kubeconfig, name)
+        wait_for(lambda: _readyz(client), timeout=120, interval=1)
+
+
+def _readyz(client: k8s.ApiClient) -> bool:
+    try:
+        client.call_api("/readyz", "GET", _preload_content=False, auth_settings=["BearerToken"])
+    except Exception:
+        return False
+    return True
+
+
+def docker_problem() -> str:
+    """Why kind cannot run here, or "" when a Docker engine answers."""
+    if shutil.which("docker") is None:
+        return "no docker command"
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return (probe.stderr.strip().splitlines() or ["docker info failed"])[-1]
+    return ""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--provider",
+        choices=("sandbox", "kind"),
+        default="sandbox",
+        help="test clusters: local kube-apiservers (sandbox, default) or kind clusters",
+    )
+
+
 @dataclass
 class Clusters:
-    """The running sandbox and synchronous API clients (for arranging and asserting)."""
+    """The running test clusters and synchronous API clients (for arranging and asserting)."""
 
-    sandbox: Sandbox
+    sandbox: Provider
     config: Config
     api: dict[str, k8s.ApiClient]
 
@@ -63,18 +150,29 @@ def api_client(kubeconfig: Path, cluster: str) -> k8s.ApiClient:
 
 
 @pytest.fixture(scope="session")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
+def clusters(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Clusters]:
     directory = Path(os.environ.get("SYNCHUB_TEST_SANDBOX") or tmp_path_factory.mktemp("sandbox"))
-    sandbox = Sandbox(directory)
-    sandbox.up(MEMBERS)
-    config = load_config(sandbox.clusters_yaml)
-    api = {name: api_client(sandbox.kubeconfig, name) for name in [MASTER, *member_names(MEMBERS)]}
+    provider: Sandbox | KindClusters
+    if request.config.getoption("--provider") == "kind":
+        problem = docker_problem()
+        if problem:
+            pytest.skip(f"--provider kind needs a running Docker engine: {problem}")
+        provider = KindClusters(directory)
+        provider.up()
+    else:
+        provider = Sandbox(directory)
+        provider.up(MEMBERS)
+    config = load_config(provider.clusters_yaml)
+    names = [MASTER, *member_names(MEMBERS)]
+    api = {name: api_client(provider.kubeconfig, name) for name in names}
     try:
-        yield Clusters(sandbox, config, api)
+        yield Clusters(provider, config, api)
     finally:
         for client in api.values():
             client.close()
-        sandbox.down()
+        provider.down()
 
 
 @pytest.fixture
