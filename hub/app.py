@@ -243,6 +243,9 @@ class Hub:
         if delayed:
             log.error("--once: %d objects are waiting to retry after errors", delayed)
             return 1
+        if self.metrics.dry_run_skipped:
+            log.error("--once --dry-run: %d writes would be needed", self.metrics.dry_run_skipped)
+            return 1
         if not copy.in_sync() or (self.propagation and self.propagation.unsynced):
             log.error("--once: some objects are not in sync (see the warnings above)")
             return 1

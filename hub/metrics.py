@@ -10,6 +10,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 class Metrics:
     def __init__(self) -> None:
+        #: Writes a dry run skipped: `run --once --dry-run` is in sync only when this is 0.
+        self.dry_run_skipped = 0
         self.registry = CollectorRegistry()
         r = self.registry
         self.reconcile_total = Counter(

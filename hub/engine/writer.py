@@ -59,6 +59,7 @@ class Writer:
             raise NotLeader(f"not the leader: refusing to {verb} {info.kind} {name}")
         if not self.dry_run:
             return False
+        self.metrics.dry_run_skipped += 1
         where = f"{namespace}/{name}" if namespace else name
         log.info("dry-run: would %s %s %s on %s%s", verb, info.kind, where, self.cluster, detail)
         return True
