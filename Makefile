@@ -59,7 +59,7 @@ demo-down: ## stop the demo's hub and clusters
 	$(BIN)/python -m hub.demo --down --dir $(SANDBOX_DIR)
 
 bench: install control-plane
-	@for b in bench/*.py; do $(BIN)/python $$b; done
+	@for b in bench/[!_]*.py; do $(BIN)/python $$b; done
 
 clean:
 	-$(BIN)/python -m hub.demo --down --dir $(SANDBOX_DIR)
