@@ -168,6 +168,8 @@ class Hub:
         self.inventory.on_ready = self.propagation.resync
         copy.targets.add_handler(self.propagation.on_federated)
         copy.on_template_written = self.propagation.note_change
+        copy.on_judged = self.propagation.queue.add
+        self.propagation.copy_pending = copy.pending
         self.inventory.start()
         self._watch_cluster_labels(master, discovery)
         self.supervisor.spawn("propagation-workers", self.propagation.run_workers)

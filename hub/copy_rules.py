@@ -318,6 +318,11 @@ def _dest_path(text: str, *, plain: bool) -> Path:
     return dest
 
 
+def has_copy_rules(annotations: Mapping[str, Any]) -> bool:
+    """Whether an object's annotations ask for any copy (seed keys or the rule list)."""
+    return any(k.startswith(SEED_PREFIX) or k == RULES_ANNOTATION for k in annotations)
+
+
 def _is_copy_annotation(key: str) -> bool:
     return key.startswith(SEED_PREFIX) or key in (RULES_ANNOTATION, CROSS_NS_ANNOTATION)
 

@@ -88,6 +88,8 @@ class CopyController(Controller[ObjectRef]):
         self._unknown_resource: set[ObjectRef] = set()
         #: Told when a template was rewritten because of a source change seen at that time.
         self.on_template_written: Callable[[ObjectRef, float], None] | None = None
+        #: Told the first time an object's copy rules have been judged.
+        self.on_judged: Callable[[ObjectRef], None] | None = None
 
     # --- targets ---------------------------------------------------------------------------
 
@@ -145,6 +147,13 @@ class CopyController(Controller[ObjectRef]):
             if source.group_resource == gr:
                 for target in self.index.dependents(source):
                     self.queue.add(target)
+
+    def pending(self, key: ObjectRef, obj: Obj) -> bool:
+        """``obj`` carries copy rules this controller has not judged yet."""
+        if key in self.reported or GroupResource(key.group, key.resource) not in self._target_kinds:
+            return False
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        return copy_rules.has_copy_rules(annotations)
 
     def _source_synced(self, ref: ObjectRef) -> bool:
         info = self.sources.infos.get(ref.group_resource)
@@ -291,6 +300,8 @@ class CopyController(Controller[ObjectRef]):
         current = frozenset(problems)
         previous = self.reported.get(key)
         self.reported[key] = current
+        if previous is None and self.on_judged is not None:
+            self.on_judged(key)  # propagation held this object until now
         for problem in sorted(current - (previous or frozenset()), key=lambda p: p.message):
             log.warning("copy %s: %s: %s", key, problem.reason, problem.message)
             await self.writer.event(

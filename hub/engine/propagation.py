@@ -104,6 +104,9 @@ class PropagationController(Controller[ObjectRef]):
         #: False while inputs to placement (cluster labels) are still loading: placing on
         #: partial labels could delete copies that belong (no deletion on partial data).
         self.placement_ready: Callable[[], bool] = lambda: True
+        #: True while the copy controller has not yet resolved an object's copy rules:
+        #: propagating then would push a template still missing its copied values.
+        self.copy_pending: Callable[[ObjectRef, Obj], bool] = lambda _key, _obj: False
         #: Federated objects not fully propagated after their last reconcile (for --once).
         self.unsynced: set[ObjectRef] = set()
 
@@ -169,6 +172,8 @@ class PropagationController(Controller[ObjectRef]):
             if updated is None:
                 return
             fed = updated  # carry on with the new version: one pass, not two
+        if self.copy_pending(key, fed):
+            return  # the copy controller's write (or its verdict) queues the object again
         placement = select_clusters(fed, self.inventory.clusters())
         if isinstance(placement, PlacementError):
             await self._write_status(
@@ -236,8 +241,7 @@ class PropagationController(Controller[ObjectRef]):
         try:
             if selected:
                 return await self._place(key, fed, state, info, live if ours else None)
-            if ours:
-                await self._writer(state).delete(info, key.namespace, key.name)
+            if ours and await self._writer(state).delete(info, key.namespace, key.name):
                 self._written_rv.pop((name, key), None)
                 log.info("propagation: removed %s from %s (no longer placed there)", key, name)
             return None
@@ -286,8 +290,9 @@ class PropagationController(Controller[ObjectRef]):
                 "another writer keeps changing this object; backing off",
             )
         written = await self._apply(state, info, key, rendered.obj)
-        if written is not None:
-            self._written_rv[(name, key)] = _rv(written)
+        if written is None:  # dry-run: the writer logged what it would do
+            return ClusterResult(name, ClusterStatus.PROPAGATED)
+        self._written_rv[(name, key)] = _rv(written)
         verb = "corrected drift of" if drifted else ("updated" if live else "created")
         log.info("propagation: %s %s on %s", verb, key, name)
         return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
@@ -437,11 +442,11 @@ class PropagationController(Controller[ObjectRef]):
                         "annotations": {HASH_ANNOTATION: None},
                     }
                 }
-                await self._writer(state).merge_patch(info, key.namespace, key.name, patch)
-                log.info("propagation: orphaned %s on %s", key, name)
+                if await self._writer(state).merge_patch(info, key.namespace, key.name, patch):
+                    log.info("propagation: orphaned %s on %s", key, name)
                 return ClusterResult(name, ClusterStatus.ORPHANED)
-            await self._writer(state).delete(info, key.namespace, key.name)
-            log.info("propagation: deleted %s from %s", key, name)
+            if await self._writer(state).delete(info, key.namespace, key.name):
+                log.info("propagation: deleted %s from %s", key, name)
             return None
         except NotFound:
             return None

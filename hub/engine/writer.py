@@ -111,11 +111,13 @@ class Writer:
         result: Obj = await self.client.request("POST", info.path(namespace), body=obj)
         return result
 
-    async def delete(self, info: ResourceInfo, namespace: str, name: str) -> None:
+    async def delete(self, info: ResourceInfo, namespace: str, name: str) -> bool:
+        """Delete one object; False when skipped (dry-run)."""
         if self._skip("delete", info, namespace, name, ""):
-            return
+            return False
         self._count("delete")
         await self.client.request("DELETE", info.path(namespace, name))
+        return True
 
     async def event(
         self, involved: Obj, *, type_: str, reason: str, message: str, component: str = "synchub"
