@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
+from hub.describe import type_of
 from hub.errors import ConfigError
 from hub.federation import MASTER_LABEL
 from hub.kube.kubeconfig import (
@@ -151,7 +152,7 @@ class _Parser:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.fail(key or "(top level)", f"must be a mapping, got {_type(value)}")
+            raise self.fail(key or "(top level)", f"must be a mapping, got {type_of(value)}")
         for name in value:
             if name not in allowed:
                 prefix = f"{key}." if key else ""
@@ -163,14 +164,14 @@ class _Parser:
         if value is None and default is not None:
             return default
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"must be a non-empty string, got {_type(value)}")
+            raise self.fail(key, f"must be a non-empty string, got {type_of(value)}")
         return value
 
     def boolean(self, value: Any, key: str, default: bool) -> bool:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {_type(value)}")
+            raise self.fail(key, f"must be true or false, got {type_of(value)}")
         return value
 
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
@@ -184,7 +185,7 @@ class _Parser:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise self.fail(key, f"must be a list of strings, got {_type(value)}")
+            raise self.fail(key, f"must be a list of strings, got {type_of(value)}")
         return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
 
     def config(self, raw: Any, path: Path) -> Config:
@@ -201,7 +202,7 @@ class _Parser:
         master = self.cluster(top["master"], "master", default_paths, is_master=True)
         members_raw = top.get("members")
         if members_raw is not None and not isinstance(members_raw, list):
-            raise self.fail("members", f"must be a list, got {_type(members_raw)}")
+            raise self.fail("members", f"must be a list, got {type_of(members_raw)}")
         members = tuple(
             self.cluster(item, f"members[{i}]", default_paths, is_master=False)
             for i, item in enumerate(members_raw or [])
@@ -258,14 +259,14 @@ class _Parser:
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            raise self.fail(key, f"must be a mapping of label keys to values, got {_type(raw)}")
+            raise self.fail(key, f"must be a mapping of label keys to values, got {type_of(raw)}")
         labels: dict[str, str] = {}
         for name, value in raw.items():
             if not isinstance(name, str) or not _valid_label_key(name):
                 raise self.fail(f"{key}.{name}", "is not a valid label key")
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise self.fail(
-                    f"{key}.{name}", f"label value must be a string, got {_type(value)}"
+                    f"{key}.{name}", f"label value must be a string, got {type_of(value)}"
                 )
             text = str(value)
             if text and (len(text) > 63 or not _LABEL_NAME.match(text)):
@@ -379,11 +380,3 @@ def _valid_label_key(key: str) -> bool:
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
         return False
     return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))
-
-
-def _type(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeAlias
 
 import yaml
 
+from hub.describe import quoted, type_of
 from hub.paths import (
     Index,
     Key,
@@ -220,11 +221,11 @@ def _parse_source(text: str) -> tuple[str | None, str]:
         raise _Invalid("source name is empty")
     parts = text.split("/")
     if len(parts) > 2:
-        raise _Invalid(f"source {_show(text)} must be NAME or NAMESPACE/NAME (one '/' at most)")
+        raise _Invalid(f"source {quoted(text)} must be NAME or NAMESPACE/NAME (one '/' at most)")
     if len(parts) == 2:
         namespace, name = parts
         if not namespace or not name:
-            raise _Invalid(f"source {_show(text)} has an empty namespace or name")
+            raise _Invalid(f"source {quoted(text)} has an empty namespace or name")
         return _check_namespace(namespace), _check_name(name)
     return None, _check_name(text)
 
@@ -232,7 +233,7 @@ def _parse_source(text: str) -> tuple[str | None, str]:
 def _check_name(name: str) -> str:
     if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
         raise _Invalid(
-            f"source name {_show(name)} is not a valid object name "
+            f"source name {quoted(name)} is not a valid object name "
             "(lowercase letters, digits, '-' and '.', at most 253 characters)"
         )
     return name
@@ -241,7 +242,7 @@ def _check_name(name: str) -> str:
 def _check_namespace(namespace: str) -> str:
     if len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
         raise _Invalid(
-            f"source namespace {_show(namespace)} is not a valid namespace name "
+            f"source namespace {quoted(namespace)} is not a valid namespace name "
             "(lowercase letters, digits and '-', at most 63 characters)"
         )
     return namespace
@@ -251,10 +252,10 @@ def _check_resource(resource: str) -> str:
     if not resource:
         raise _Invalid("resource is empty")
     if "/" in resource:
-        raise _Invalid(f"resource {_show(resource)}: subresources are not supported")
+        raise _Invalid(f"resource {quoted(resource)}: subresources are not supported")
     if not _RESOURCE.fullmatch(resource):
         raise _Invalid(
-            f"resource {_show(resource)} is not a resource name "
+            f"resource {quoted(resource)} is not a resource name "
             "(e.g. 'secrets', 'Secret', 'deployments.apps')"
         )
     return resource
@@ -303,12 +304,12 @@ def _dest_path(text: str, *, plain: bool) -> Path:
     for protected in _PROTECTED:
         if _overlaps(dest, protected):
             raise _Invalid(
-                f"destination {_show(format_path(dest))} would overwrite "
+                f"destination {quoted(format_path(dest))} would overwrite "
                 f"{format_path(protected)}, which must not be written"
             )
     if _is_prefix(dest, _ANNOTATIONS):
         raise _Invalid(
-            f"destination {_show(format_path(dest))} would replace all annotations, "
+            f"destination {quoted(format_path(dest))} would replace all annotations, "
             "including the copy annotations themselves"
         )
     if len(dest) > len(_ANNOTATIONS) and _is_prefix(_ANNOTATIONS, dest):
@@ -340,7 +341,7 @@ def _parse_rule_list(text: str) -> list[Rule | RuleError]:
         return [
             RuleError(
                 INVALID,
-                f"must be a JSON or YAML list of rules, found {_kind(loaded)}",
+                f"must be a JSON or YAML list of rules, found {type_of(loaded)}",
                 RULES_ANNOTATION,
             )
         ]
@@ -391,7 +392,9 @@ def _load_yaml(text: str) -> Any:
 
 def _parse_item(item: Any, origin: str) -> Rule:
     if not isinstance(item, dict):
-        raise _Invalid(f"rule must be a mapping with 'to' and 'from' or 'value', not {_kind(item)}")
+        raise _Invalid(
+            f"rule must be a mapping with 'to' and 'from' or 'value', not {type_of(item)}"
+        )
     _check_fields(item, _ITEM_FIELDS, "rule")
     if "to" not in item:
         raise _Invalid("'to' (the destination path) is required")
@@ -412,7 +415,9 @@ def _parse_item(item: Any, origin: str) -> Rule:
 
 def _parse_from(spec: Any) -> tuple[SourceRef, Path]:
     if not isinstance(spec, dict):
-        raise _Invalid(f"'from' must be a mapping with resource, name and path, not {_kind(spec)}")
+        raise _Invalid(
+            f"'from' must be a mapping with resource, name and path, not {type_of(spec)}"
+        )
     _check_fields(spec, _FROM_FIELDS, "'from'")
     for required in ("resource", "name", "path"):
         if required not in spec:
@@ -434,7 +439,7 @@ def _parse_keys(spec: Any) -> tuple[tuple[str, str], ...]:
     elif isinstance(spec, dict):
         pairs = [(_key_name(src), _key_name(dst)) for src, dst in spec.items()]
     else:
-        raise _Invalid(f"'keys' must be a list of keys or a mapping, not {_kind(spec)}")
+        raise _Invalid(f"'keys' must be a list of keys or a mapping, not {type_of(spec)}")
     if not pairs:
         raise _Invalid("'keys' is empty; leave it out to copy the whole value")
     for position in (0, 1):
@@ -442,20 +447,20 @@ def _parse_keys(spec: Any) -> tuple[tuple[str, str], ...]:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             which = "listed" if position == 0 else "written"
-            raise _Invalid(f"'keys': {', '.join(map(_show, duplicates))} {which} twice")
+            raise _Invalid(f"'keys': {', '.join(map(quoted, duplicates))} {which} twice")
     return tuple(pairs)
 
 
 def _key_name(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise _Invalid(f"'keys' entries must be non-empty strings, found {_kind(value)}")
+        raise _Invalid(f"'keys' entries must be non-empty strings, found {type_of(value)}")
     return value
 
 
 def _check_fields(mapping: dict[Any, Any], allowed: frozenset[str], what: str) -> None:
     unknown = [k for k in mapping if k not in allowed]
     if unknown:
-        names = ", ".join(_show(str(k)) for k in unknown)
+        names = ", ".join(quoted(str(k)) for k in unknown)
         raise _Invalid(
             f"{what} has unknown field(s) {names} (allowed: {', '.join(sorted(allowed))})"
         )
@@ -463,7 +468,7 @@ def _check_fields(mapping: dict[Any, Any], allowed: frozenset[str], what: str) -
 
 def _string(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"{what} must be a string, not {_kind(value)}")
+        raise _Invalid(f"{what} must be a string, not {type_of(value)}")
     return value
 
 
@@ -487,29 +492,7 @@ def _check_literal(value: Any, what: str, depth: int = 0) -> None:
                 raise _Invalid(f"{what} has a map key that is not a string")
             _check_literal(element, what, depth + 1)
         return
-    raise _Invalid(f"{what} contains {_kind(value)}, which JSON cannot represent")
-
-
-def _kind(value: Any) -> str:
-    """Describe a value's type for messages (never the value itself)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a value of type {type(value).__name__}"
-
-
-def _show(text: str, limit: int = 80) -> str:
-    """Quote user text for a one-line message, cut short when long."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+    raise _Invalid(f"{what} contains {type_of(value)}, which JSON cannot represent")
 
 
 # --------------------------------------------------------------------------- conflicts
@@ -527,8 +510,8 @@ def _drop_conflicts(rules: list[Rule]) -> tuple[list[Rule], list[RuleError]]:
                 errors.append(
                     RuleError(
                         CONFLICT,
-                        f"destination {_show(format_path(first.dest))} overlaps "
-                        f"{_show(format_path(second.dest))} of {second.origin}; "
+                        f"destination {quoted(format_path(first.dest))} overlaps "
+                        f"{quoted(format_path(second.dest))} of {second.origin}; "
                         "neither rule applies",
                         first.origin,
                     )
@@ -579,7 +562,7 @@ def resolve(rule: Rule, source_obj: Any) -> Resolved | ResolveError:
         if not isinstance(value, dict):
             return ResolveError(
                 "PathNotFound",
-                f"source {rule.source}: {_show(format_path(rule.src_path))} is {_kind(value)}, "
+                f"source {rule.source}: {quoted(format_path(rule.src_path))} is {type_of(value)}, "
                 "but 'keys' needs a map",
                 rule.origin,
             )
@@ -587,8 +570,8 @@ def resolve(rule: Rule, source_obj: Any) -> Resolved | ResolveError:
         if missing:
             return ResolveError(
                 "PathNotFound",
-                f"source {rule.source}: key(s) {', '.join(map(_show, missing))} not found "
-                f"under {_show(format_path(rule.src_path))}",
+                f"source {rule.source}: key(s) {', '.join(map(quoted, missing))} not found "
+                f"under {quoted(format_path(rule.src_path))}",
                 rule.origin,
             )
         value = {dst: value[src] for src, dst in rule.keys}

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from hub.describe import quoted, type_of
+
 __all__ = [
     "MAX_SEGMENTS",
     "Index",
@@ -85,7 +87,7 @@ class PathNotFound(LookupError):
         self.depth = depth
         self.detail = detail
         super().__init__(
-            f"path {_show(format_path(path))}: {_seg_text(path[depth])} not found "
+            f"path {quoted(format_path(path))}: {_seg_text(path[depth])} not found "
             f"{_where(path, depth)} ({detail})"
         )
 
@@ -98,7 +100,7 @@ class PathSetError(ValueError):
         self.depth = depth
         self.detail = detail
         super().__init__(
-            f"cannot write path {_show(format_path(path))}: "
+            f"cannot write path {quoted(format_path(path))}: "
             f"{_seg_text(path[depth])} {_where(path, depth)}: {detail}"
         )
 
@@ -230,7 +232,7 @@ def _parse_quoted(text: str, pos: int, out: list[Segment]) -> int:
 
 
 def _error(text: str, problem: str) -> PathError:
-    return PathError(f"invalid path {_show(text)}: {problem}")
+    return PathError(f"invalid path {quoted(text)}: {problem}")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -266,18 +268,11 @@ def _quote(name: str) -> str:
 
 
 def _seg_text(seg: Segment) -> str:
-    return f"index {seg}" if isinstance(seg, Index) else f"key {_show(seg.name)}"
+    return f"index {seg}" if isinstance(seg, Index) else f"key {quoted(seg.name)}"
 
 
 def _where(path: Path, depth: int) -> str:
-    return f"under {_show(format_path(path[:depth]))}" if depth else "at the top level"
-
-
-def _show(text: str, limit: int = 80) -> str:
-    """Quote user text for a one-line message, cut short when long."""
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return repr(text)
+    return f"under {quoted(format_path(path[:depth]))}" if depth else "at the top level"
 
 
 # --------------------------------------------------------------------------- reading
@@ -314,7 +309,7 @@ def _step(node: Any, seg: Segment) -> tuple[Any, str]:
         if index >= len(node):
             return _MISSING, f"index out of range, the list has {len(node)} items"
         return node[index], ""
-    return _MISSING, f"found {_type_name(node)}, not a map or list"
+    return _MISSING, f"found {type_of(node)}, not a map or list"
 
 
 def _list_index(seg: Segment) -> int | None:
@@ -325,18 +320,6 @@ def _list_index(seg: Segment) -> int | None:
         # More digits than any list can have: treat as out of range without int() limits.
         return int(seg.name) if len(seg.name) <= _MAX_INDEX_DIGITS else 10**_MAX_INDEX_DIGITS
     return None
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return f"a value of type {type(value).__name__}"
 
 
 # --------------------------------------------------------------------------- writing
@@ -378,7 +361,7 @@ def _set(node: Any, path: Path, depth: int, value: Any) -> Any:
         items = list(node)
         items[index] = value if last else _set(node[index], path, depth + 1, value)
         return items
-    raise PathSetError(path, depth, f"found {_type_name(node)}, not a map or list")
+    raise PathSetError(path, depth, f"found {type_of(node)}, not a map or list")
 
 
 def delete_path(obj: Any, path: Path) -> Any:

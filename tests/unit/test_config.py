@@ -123,7 +123,7 @@ def test_empty_file(tmp_path: Path, environ: dict[str, str], text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "got"),
-    [("- master\n- east\n", "a list"), ("just a string\n", "a string"), ("42\n", "int")],
+    [("- master\n- east\n", "a list"), ("just a string\n", "a string"), ("42\n", "a number")],
 )
 def test_top_level_not_a_mapping(
     tmp_path: Path, environ: dict[str, str], text: str, got: str
@@ -180,7 +180,7 @@ BAD_CONFIGS = [
     ("kubeconfig: [a, b]\n" + MASTER, "kubeconfig", "must be a non-empty string, got a list"),
     (MASTER + "propagation: [auto]\n", "propagation", "must be a mapping, got a list"),
     (MASTER + "propagation: {createNamespaces: maybe}\n", "propagation.createNamespaces", "true"),
-    (MASTER + "propagation: {createNamespaces: 1}\n", "propagation.createNamespaces", "got int"),
+    (MASTER + "propagation: {createNamespaces: 1}\n", "propagation.createNamespaces", "got a number"),
     (MASTER + "propagation: {adopt: 'true'}\n", "propagation.adopt", "must be true or false"),
     (MASTER + "leaderElection: {enabled: sometimes}\n", "leaderElection.enabled", "true or"),
     (MASTER + "propagation: {mode: sideways}\n", "propagation.mode", "one of auto, federation"),
@@ -188,13 +188,13 @@ BAD_CONFIGS = [
     (MASTER + "copy: {crossNamespace: permissive}\n", "copy.crossNamespace", "must be one of"),
     (MASTER + "copy: {crossNamespace: [deny]}\n", "copy.crossNamespace", "must be one of"),
     (MASTER + "targets: secrets\n", "targets", "must be a list of strings, got a string"),
-    (MASTER + "targets: [secrets, 3]\n", "targets[1]", "must be a non-empty string, got int"),
+    (MASTER + "targets: [secrets, 3]\n", "targets[1]", "must be a non-empty string, got a number"),
     (MASTER + "namespaces: default\n", "namespaces", "must be a list of strings"),
     (MASTER + "namespaces: ['']\n", "namespaces[0]", "must be a non-empty string"),
     # missing context
-    ("master: {name: boss}\n", "master.context", "must be a non-empty string, got nothing"),
+    ("master: {name: boss}\n", "master.context", "must be a non-empty string, got null"),
     (MASTER + "members:\n  - {name: east}\n", "members[0].context", "non-empty string"),
-    ("master: {context: 7}\n", "master.context", "must be a non-empty string, got int"),
+    ("master: {context: 7}\n", "master.context", "must be a non-empty string, got a number"),
     # duplicate cluster names
     (
         MASTER + EAST + "  - {name: east, context: west}\n",
@@ -241,7 +241,7 @@ BAD_CONFIGS = [
     (f"master: {{context: master, labels: {{a: {'v' * 64}}}}}\n", "master.labels.a", "value"),
     ("master: {context: master, labels: {a: [x]}}\n", "master.labels.a", "must be a string"),
     ("master: {context: master, labels: {a: true}}\n", "master.labels.a", "got a boolean"),
-    ("master: {context: master, labels: {a: }}\n", "master.labels.a", "got nothing"),
+    ("master: {context: master, labels: {a: }}\n", "master.labels.a", "got null"),
     # cluster names
     ("master: {name: Boss, context: master}\n", "master.name", "'Boss' is not a valid cluster"),
     (MASTER + "members:\n  - {name: us_east, context: east}\n", "members[0].name", "DNS label"),

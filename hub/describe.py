@@ -1,0 +1,27 @@
+"""Words for user-facing messages that name a value's type or quote user text, never values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def type_of(value: Any) -> str:
+    """``a string``, ``a mapping``, ``null``…: what kind of value was found, not the value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a value of type {type(value).__name__}"
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """User text quoted for a one-line message, cut short when long."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
