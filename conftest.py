@@ -202,16 +202,65 @@ def federated_crds(clusters: Clusters) -> None:
     wait_for(lambda: all(served(clusters, d) for d in yaml.safe_load_all(render_crds())))
 
 
-def served(clusters: Clusters, crd: dict[str, object]) -> bool:
+def served(clusters: Clusters, crd: dict[str, Any]) -> bool:
     spec = crd["spec"]
-    assert isinstance(spec, dict)
-    group, version = spec["group"], spec["versions"][0]["name"]
-    plural = spec["names"]["plural"]
+    version = spec["versions"][0]["name"]
+    return crd_served(clusters.api[MASTER], spec["group"], version, spec["names"]["plural"])
+
+
+def crd_served(api: k8s.ApiClient, group: str, version: str, plural: str) -> bool:
+    """True once the API server serves ``plural`` in ``group/version``."""
     try:
-        resources = k8s.CustomObjectsApi(clusters.api[MASTER]).get_api_resources(group, version)
+        resources = k8s.CustomObjectsApi(api).get_api_resources(group, version)
     except Exception:
         return False
     return any(r.name == plural for r in resources.resources)
+
+
+def open_crd(
+    group: str, version: str, kind: str, *, scope: str = "Namespaced", status: bool = False
+) -> dict[str, Any]:
+    """A CRD with an open schema, the way tests stand in for other projects' APIs."""
+    plural = kind.lower() + "s"
+    served_version: dict[str, Any] = {
+        "name": version,
+        "served": True,
+        "storage": True,
+        "schema": {
+            "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        },
+    }
+    if status:
+        served_version["subresources"] = {"status": {}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "versions": [served_version],
+        },
+    }
+
+
+def install_crd(
+    apis: list[k8s.ApiClient], group: str, version: str, kind: str, *, status: bool = False
+) -> str:
+    """Create an open CRD on each API server (already there is fine); wait until served."""
+    from kubernetes.client.exceptions import ApiException
+
+    crd = open_crd(group, version, kind, status=status)
+    for api in apis:
+        try:
+            k8s.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    plural = str(crd["spec"]["names"]["plural"])
+    wait_for(lambda: all(crd_served(api, group, version, plural) for api in apis))
+    return plural
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> None:

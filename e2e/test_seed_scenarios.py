@@ -22,7 +22,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, wait_for
+from conftest import Clusters, HubProcess, install_crd, wait_for
 from hub.sandbox.process import stop as stop_process
 
 MASTER = "master"
@@ -348,62 +348,11 @@ def diagnostics_on_failure(
         print(f"--- tail of {log} ---\n{log.read_text(errors='replace')[-6000:]}")
 
 
-def helm_release_crd() -> Obj:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{HELM_PLURAL}.{HELM_GROUP}"},
-        "spec": {
-            "group": HELM_GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": "HelmRelease",
-                "listKind": "HelmReleaseList",
-                "plural": HELM_PLURAL,
-                "singular": "helmrelease",
-                "shortNames": ["hr"],
-            },
-            "versions": [
-                {
-                    "name": HELM_VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-
-
 @pytest.fixture(scope="module")
 def helmrelease_crd(clusters: Clusters) -> None:
     """Flux's HelmRelease CRD (v2, open schema) on all three clusters."""
-    for cluster in clusters.names:
-        try:
-            k8s.ApiextensionsV1Api(clusters.api[cluster]).create_custom_resource_definition(
-                helm_release_crd()
-            )
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-
-    def served() -> bool:
-        for cluster in clusters.names:
-            try:
-                found = clusters.custom(cluster).get_api_resources(HELM_GROUP, HELM_VERSION)
-            except ApiException:
-                return False
-            if not any(r.name == HELM_PLURAL for r in found.resources):
-                return False
-        return True
-
-    wait_for(served, timeout=30)
+    apis = [clusters.api[name] for name in clusters.names]
+    assert install_crd(apis, HELM_GROUP, HELM_VERSION, "HelmRelease", status=True) == HELM_PLURAL
 
 
 # --- 1. cert-manager fan-out -----------------------------------------------------------------

@@ -25,7 +25,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, served, wait_for
+from conftest import Clusters, HubProcess, install_crd, wait_for
 
 SEED = "k8s-copier.fig.org/replace-"
 RULES = "synchub.io/copy"
@@ -284,47 +284,12 @@ def run_once(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def install_crd(clusters: Clusters, group: str, version: str, kind: str) -> str:
-    """A namespaced CRD with an open schema; returns its plural. Waits until it is served."""
-    plural = kind.lower() + "s"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-    try:
-        k8s.ApiextensionsV1Api(clusters.api["master"]).create_custom_resource_definition(crd)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    wait_for(lambda: served(clusters, crd), timeout=30)
-    return plural
-
-
 HELM_GROUP, HELM_VERSION = "helm.toolkit.fluxcd.io", "v2"
 
 
 @pytest.fixture(scope="session")
 def helmrelease_crd(clusters: Clusters) -> str:
-    return install_crd(clusters, HELM_GROUP, HELM_VERSION, "HelmRelease")
+    return install_crd([clusters.api["master"]], HELM_GROUP, HELM_VERSION, "HelmRelease")
 
 
 @pytest.fixture
@@ -576,7 +541,7 @@ def test_source_kind_installed_after_hub_start(
     hub: HubProcess, clusters: Clusters, master: Master, gen: Generation
 ) -> None:
     group = f"w{uuid.uuid4().hex[:8]}.example.com"
-    plural = install_crd(clusters, group, "v1", "Widget")
+    plural = install_crd([clusters.api["master"]], group, "v1", "Widget")
     source, target = unique("widget"), unique("fed")
     body = {
         "apiVersion": f"{group}/v1",
@@ -609,7 +574,7 @@ def test_target_naming_a_kind_not_yet_installed_converges(
         lambda: status_reason(master, gen, "ConfigMap", target), ("False", "InvalidAnnotation"), hub
     )
 
-    plural = install_crd(clusters, group, "v1", "Widget")
+    plural = install_crd([clusters.api["master"]], group, "v1", "Widget")
     body = {
         "apiVersion": f"{group}/v1",
         "kind": "Widget",

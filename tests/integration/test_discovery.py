@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters
+from conftest import Clusters, open_crd
 from hub.config import ClusterConfig
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery, UnknownResource
@@ -58,7 +58,7 @@ async def test_crd_created_after_start_is_found(clusters: Clusters) -> None:
         discovery = Discovery(client)
         await discovery.refresh()  # discovery is warm before the CRD exists
         k8s.ApiextensionsV1Api(clusters.api["master"]).create_custom_resource_definition(
-            crd_body(group)
+            open_crd(group, "v1", "Widget")
         )
         info = await wait_resolve(discovery, f"widgets.{group}")
         assert (info.kind, info.version, info.namespaced) == ("Widget", "v1", True)
@@ -74,32 +74,6 @@ async def wait_resolve(discovery: Discovery, name: str) -> object:
         except UnknownResource:
             await asyncio.sleep(0.2)
     return await discovery.resolve(name)
-
-
-def crd_body(group: str) -> dict[str, object]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
 
 
 async def test_errors_are_typed(clusters: Clusters, namespace: str) -> None:

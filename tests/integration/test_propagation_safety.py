@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters, HubProcess, api_client, wait_for
+from conftest import Clusters, HubProcess, api_client, crd_served, open_crd, wait_for
 from hub.sandbox import Sandbox
 
 GROUP, VERSION = "types.kubefed.io", "v1beta1"
@@ -130,33 +130,7 @@ def test_a_competing_writer_is_counted_and_not_fought_forever(
         assert hub.stop() == 0, hub.output()[-2000:]
 
 
-KUBEFED_CLUSTER_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "kubefedclusters.core.kubefed.io"},
-    "spec": {
-        "group": "core.kubefed.io",
-        "scope": "Namespaced",
-        "names": {
-            "plural": "kubefedclusters",
-            "singular": "kubefedcluster",
-            "kind": "KubeFedCluster",
-        },
-        "versions": [
-            {
-                "name": "v1beta1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+KUBEFED_CLUSTER_CRD = open_crd("core.kubefed.io", "v1beta1", "KubeFedCluster")
 
 
 @pytest.fixture
@@ -201,8 +175,8 @@ def test_labels_of_kubefed_cluster_objects_drive_placement(
                 {"metadata": {"labels": {"tier": tier}}},
             )  # fmt: skip
 
-    wait_for(lambda: _served(master, "core.kubefed.io", "v1beta1", "kubefedclusters"))
-    wait_for(lambda: _served(master, GROUP, VERSION, "federatedsecrets"))
+    wait_for(lambda: crd_served(master, "core.kubefed.io", "v1beta1", "kubefedclusters"))
+    wait_for(lambda: crd_served(master, GROUP, VERSION, "federatedsecrets"))
     label_cluster("member-1", "bronze")
     label_cluster("member-2", "gold")
     hub = HubProcess(own_sandbox.clusters_yaml, tmp_path / "hub.log", "--mode", "direct").start()
@@ -219,11 +193,3 @@ def test_labels_of_kubefed_cluster_objects_drive_placement(
         assert hub.stop() == 0, hub.output()[-2000:]
         for api in (master, *members.values()):
             api.close()
-
-
-def _served(api: k8s.ApiClient, group: str, version: str, plural: str) -> bool:
-    try:
-        found = k8s.CustomObjectsApi(api).get_api_resources(group, version)
-    except k8s.ApiException:
-        return False
-    return any(r.name == plural for r in found.resources)

@@ -180,7 +180,11 @@ BAD_CONFIGS = [
     ("kubeconfig: [a, b]\n" + MASTER, "kubeconfig", "must be a non-empty string, got a list"),
     (MASTER + "propagation: [auto]\n", "propagation", "must be a mapping, got a list"),
     (MASTER + "propagation: {createNamespaces: maybe}\n", "propagation.createNamespaces", "true"),
-    (MASTER + "propagation: {createNamespaces: 1}\n", "propagation.createNamespaces", "got a number"),
+    (
+        MASTER + "propagation: {createNamespaces: 1}\n",
+        "propagation.createNamespaces",
+        "got a number",
+    ),
     (MASTER + "propagation: {adopt: 'true'}\n", "propagation.adopt", "must be true or false"),
     (MASTER + "leaderElection: {enabled: sometimes}\n", "leaderElection.enabled", "true or"),
     (MASTER + "propagation: {mode: sideways}\n", "propagation.mode", "one of auto, federation"),
