@@ -25,7 +25,7 @@ from hub.engine.writer import Writer
 from hub.federation import FEDERATED_GROUPS
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery, UnknownResource
-from hub.kube.errors import Conflict, NotFound
+from hub.kube.errors import Conflict, Forbidden, NotFound
 from hub.kube.resources import ResourceInfo, ResourceNameError
 from hub.kube.watch import EventType
 from hub.metrics import Metrics
@@ -201,6 +201,11 @@ class CopyController(Controller[ObjectRef]):
                 target = await self._write(info, key, target, outcome.pairs, seen)
             except PathSetError as exc:
                 problems.append(Problem("InvalidAnnotation", f"cannot write: {exc}"))
+            except Forbidden as exc:
+                # Said on the object too (its status may still be writable), then retried.
+                problems.append(Problem("Forbidden", f"cannot update the object: {exc.message}"))
+                await self._report(info, key, target, problems, has_rules=True)
+                raise
         await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
 
     async def _resolve(self, key: ObjectRef, parsed: copy_rules.ParsedRules) -> Outcome:

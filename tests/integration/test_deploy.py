@@ -380,13 +380,21 @@ def test_deploy_rbac_grants_no_more(clusters: Clusters, identities: Identities) 
     assert [d for d in denied if can_i(*d)] == []
 
 
+def copy_ready(obj: dict[str, Any]) -> tuple[str, str, str]:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "CopyReady":
+            return condition["status"], condition["reason"], condition.get("message", "")
+    return "", "", ""
+
+
 def test_a_missing_verb_is_reported_as_forbidden(
     clusters: Clusters, identities: Identities, tmp_path: Path
 ) -> None:
-    """The master role without ``patch`` on Federated types: the hub says so, writes nothing."""
+    """The master role without ``patch`` on Federated objects (their status still writable):
+    the hub says so in its log and on the object, and writes nothing else."""
     role = only(render(DEPLOY), "ClusterRole", "synchub-master")
     for rule in role["rules"]:
-        if set(rule["apiGroups"]) & FEDERATED_GROUPS:
+        if set(rule["apiGroups"]) & FEDERATED_GROUPS and rule["resources"] == ["*"]:
             rule["verbs"] = [v for v in rule["verbs"] if v != "patch"]
     role["metadata"] = {"name": "synchub-test-nopatch"}
     account = "synchub-nopatch"
@@ -414,8 +422,13 @@ def test_a_missing_verb_is_reported_as_forbidden(
     with running_hub(config, tmp_path / "synchub.log") as hub:
         denial = 'cannot patch resource "federatedsecrets" in API group "types.kubefed.io"'
         wait_for(lambda: denial in hub.output(), timeout=30)
+        wait_for(lambda: copy_ready(federated(clusters, namespace, "cloud-certificate"))[1]
+                 == "Forbidden", timeout=30)  # fmt: skip
         output = hub.output()
         obj = federated(clusters, namespace, "cloud-certificate")
+    status, _, message = copy_ready(obj)
+    assert status == "False"
+    assert "forbidden" in message.lower()
     line = next(line for line in output.splitlines() if denial in line)
     assert "403 Forbidden" in line
     assert f"system:serviceaccount:{SYSTEM_NS}:{account}" in line
