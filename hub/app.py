@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.config import Config
+from hub.errors import UserError
 from hub.engine.caches import CacheSet
 from hub.engine.copy_controller import CopyController
 from hub.engine.inventory import Inventory
@@ -69,7 +70,11 @@ class Hub:
 
     async def run(self, stop: asyncio.Event) -> int:
         if not self.options.once:
-            await self.server.start(self.options.http_host, self.options.http_port)
+            try:
+                await self.server.start(self.options.http_host, self.options.http_port)
+            except OSError as exc:
+                where = f"{self.options.http_host}:{self.options.http_port}"
+                raise UserError(f"--http-addr {where}: {exc.strerror or exc}") from None
             log.info("serving /healthz /readyz /metrics on port %d", self.server.port)
         connected = await self._connect_master(stop)
         if connected is None:
