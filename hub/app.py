@@ -77,8 +77,9 @@ class Hub:
                 raise UserError(f"--http-addr {where}: {exc.strerror or exc}") from None
             log.info("serving /healthz /readyz /metrics on port %d", self.server.port)
         connected = await self._connect_master(stop)
-        if connected is None:
-            return 1
+        if connected is None:  # --once could not connect, or asked to stop while trying
+            await self.server.stop()
+            return 0 if stop.is_set() else 1
         master, discovery = connected
         try:
             return await self._run_with(master, discovery, stop)
