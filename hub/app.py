@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.config import Config
-from hub.errors import UserError
 from hub.engine.caches import CacheSet
 from hub.engine.copy_controller import CopyController
 from hub.engine.inventory import Inventory
 from hub.engine.propagation import PropagationController
 from hub.engine.tasks import Supervisor
 from hub.engine.writer import Writer
+from hub.errors import UserError
 from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery
