@@ -21,6 +21,7 @@ class Supervisor:
     def spawn(self, name: str, factory: TaskFactory) -> None:
         """Run ``factory()`` as task ``name``; if it ever ends or fails, start it again."""
         if name in self._tasks:
+            log.debug("task %s already runs; not starting it twice", name)
             return
         self._tasks[name] = asyncio.create_task(self._keep(name, factory), name=name)
 
