@@ -29,6 +29,10 @@ def free_ports(count: int) -> list[int]:
         return ports
 
 
+#: Processes this process started: their liveness is known exactly, without /proc.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def spawn(args: list[str], log_file: Path) -> int:
     """Start a process in its own session, output appended to ``log_file``; return its PID."""
     with log_file.open("ab") as log:
@@ -39,13 +43,20 @@ def spawn(args: list[str], log_file: Path) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _children[process.pid] = process
     return process.pid
 
 
 def alive(pid: int, marker: str) -> bool:
-    """True while ``pid`` runs and is ours (its command line holds ``marker``, so a reused
-    PID of some other process is never mistaken for it)."""
-    _reap(pid)
+    """True while ``pid`` runs and is ours.
+
+    For a process started by another invocation, its command line must hold ``marker``, so a
+    reused PID of some other process is never mistaken for it. (Our own children are asked
+    directly: right after exec, /proc may still show an empty command line.)
+    """
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -70,12 +81,6 @@ def stop(pid: int, marker: str, timeout: float = 15.0) -> None:
 def _signal(pid: int, sig: int) -> None:
     with suppress(ProcessLookupError):
         os.kill(pid, sig)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status when the process is our own child (else it stays a zombie)."""
-    with suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def tail(path: Path, lines: int = 15) -> str:
