@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import ssl
@@ -18,14 +19,23 @@ class SandboxError(Exception):
     """The sandbox could not be started or used; the message says why in one line or a tail."""
 
 
+#: Ports are drawn below the kernel's ephemeral range (32768+ by default), so an outgoing
+#: connection cannot take one between our choosing it and the server binding it.
+PORT_RANGE = (20000, 32000)
+
+
 def free_ports(count: int) -> list[int]:
     """Distinct free loopback ports (held open together so none is handed out twice)."""
     with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
+        ports: list[int] = []
+        while len(ports) < count:
+            port = random.randint(*PORT_RANGE)
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: draw again
+            ports.append(port)
         return ports
 
 
