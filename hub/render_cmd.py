@@ -17,7 +17,7 @@ import yaml
 
 from hub import copy_rules
 from hub.config import ClusterConfig, Config
-from hub.errors import UserError
+from hub.errors import UsageError, UserError
 from hub.federation import FEDERATED_GROUPS, api_group, target_kind
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery, UnknownResource
@@ -111,7 +111,7 @@ async def render_files(config: Config, files: Sequence[str], only: str | None, o
     documents = load_documents(files)
     names = [c.name for c in config.clusters]
     if only is not None and only not in names:
-        raise UserError(f"--cluster: no cluster named {only!r} (clusters: {', '.join(names)})")
+        raise UsageError(f"--cluster: no cluster named {only!r} (clusters: {', '.join(names)})")
     async with await ClusterClient.connect(config.master) as master:
         discovery = Discovery(master)
         renderer = Renderer(config, master, discovery)
