@@ -18,7 +18,7 @@ from hub.engine.propagation import PropagationController
 from hub.engine.tasks import Supervisor
 from hub.engine.writer import Writer
 from hub.errors import UserError
-from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS
+from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.errors import KubeError
@@ -211,11 +211,8 @@ class Hub:
                     self.copy.targets.ensure(info, namespace)
 
     def _mode(self, discovery: Discovery) -> str:
-        configured = self.options.mode or self.config.propagation.mode
-        if configured != "auto":
-            return configured
         controller = any(discovery.serves_group(g) for g in CONTROL_GROUPS)
-        return "federation" if controller else "direct"
+        return propagation_mode(self.options.mode or self.config.propagation.mode, controller)
 
     async def _rediscover(self, discovery: Discovery) -> None:
         """Pick up target CRDs created after start (discovery is two cheap requests)."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.config import ClusterConfig, Config
-from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS
+from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
 from hub.kube.clients import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.errors import ApiError, ClusterUnreachable, Forbidden, KubeError, Unauthorized
@@ -29,11 +29,7 @@ class ClusterReport:
 
 
 def detect_mode(config: Config, master: ClusterReport) -> str:
-    """Configured mode, with ``auto`` resolved from what the master serves."""
-    mode = config.propagation.mode
-    if mode != "auto":
-        return mode
-    return "federation" if master.controller else "direct"
+    return propagation_mode(config.propagation.mode, master.controller)
 
 
 async def inspect(cluster: ClusterConfig, timeout: float = 10.0) -> ClusterReport:

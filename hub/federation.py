@@ -106,3 +106,11 @@ def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
     if not isinstance(annotations, Mapping):
         return False
     return any(annotations.get(name) == "true" for name in names)
+
+
+def propagation_mode(configured: str, controller_served: bool) -> str:
+    """The mode in force: ``auto`` means ``federation`` when the master serves a federation
+    control plane's API (KubeFed propagates), else ``direct`` (the hub propagates)."""
+    if configured != "auto":
+        return configured
+    return "federation" if controller_served else "direct"

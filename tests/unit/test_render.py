@@ -532,3 +532,18 @@ def test_cluster_status_values_match_the_contract() -> None:
         "CredentialsInvalid",
     ]
     assert f"{ClusterStatus.PROPAGATED}" == "Propagated"
+
+
+@pytest.mark.parametrize(
+    ("configured", "controller", "mode"),
+    [
+        ("auto", False, "direct"),
+        ("auto", True, "federation"),
+        ("direct", True, "direct"),
+        ("federation", False, "federation"),
+    ],
+)
+def test_propagation_mode(configured: str, controller: bool, mode: str) -> None:
+    from hub.federation import propagation_mode
+
+    assert propagation_mode(configured, controller) == mode
