@@ -61,6 +61,20 @@ def parser(description: str) -> argparse.ArgumentParser:
 # --- sandbox and clients ---------------------------------------------------------------------
 
 
+def main(
+    args: argparse.Namespace, run: Callable[[Bench, argparse.Namespace], dict[str, Any]]
+) -> int:
+    """Run one benchmark on its own sandbox and print its JSON; exit 1 only if setup fails."""
+    try:
+        with sandbox() as bench:
+            result = run(bench, args)
+    except Exception as exc:  # setup failed: the only non-zero exit
+        say(f"benchmark setup failed: {type(exc).__name__}: {exc}")
+        return 1
+    emit(result)
+    return 0
+
+
 @dataclass
 class Bench:
     """A running sandbox (master + members) in a temporary directory, with sync clients."""

@@ -198,15 +198,7 @@ def run(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     p = c.parser(__doc__.splitlines()[0] if __doc__ else "")
     p.add_argument("--quiet-seconds", type=float, default=60.0, help="quiet period (default 60)")
-    args = p.parse_args()
-    try:
-        with c.sandbox() as bench:
-            result = run(bench, args)
-    except Exception as exc:  # setup failed: the only non-zero exit
-        c.say(f"benchmark setup failed: {type(exc).__name__}: {exc}")
-        return 1
-    c.emit(result)
-    return 0
+    return c.main(p.parse_args(), run)
 
 
 if __name__ == "__main__":
