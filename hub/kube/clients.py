@@ -39,6 +39,9 @@ class ClusterClient:
         self._endpoint: Endpoint | None = None
         self._session: aiohttp.ClientSession | None = None
         self._reload_lock = asyncio.Lock()
+        self._generation = 0  # bumped by every credential reload
+        # Sessions replaced by a reload: requests still in flight on them finish; closed at close().
+        self._retired: list[aiohttp.ClientSession] = []
 
     @classmethod
     async def connect(cls, cluster: ClusterConfig, **kwargs: Any) -> ClusterClient:
@@ -52,15 +55,19 @@ class ClusterClient:
         except CredentialsError as exc:
             raise ClusterUnreachable(self.name, str(exc)) from None
         if self._session is not None:
-            await self._session.close()
+            self._retired.append(self._session)
         connector = aiohttp.TCPConnector(limit=256, ssl=self._endpoint.ssl)
         self._session = aiohttp.ClientSession(connector=connector)
+        self._generation += 1
 
     @property
     def server(self) -> str:
         return self._endpoint.server if self._endpoint else ""
 
     async def close(self) -> None:
+        for retired in self._retired:
+            await retired.close()
+        self._retired.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -86,11 +93,12 @@ class ClusterClient:
     ) -> Any:
         """Send one request and return the decoded JSON body; raise ApiError on error status."""
         for attempt in range(2):
+            generation = self._generation
             status, payload = await self._send(
                 method, path, params, body, content_type, timeout, accept
             )
             if status == 401 and attempt == 0:
-                await self._reload_credentials()
+                await self._reload_credentials(generation)
                 continue
             if status >= 400:
                 raise ApiError.from_response(self.name, status, payload)
@@ -137,8 +145,11 @@ class ClusterClient:
             headers["Authorization"] = token
         return headers
 
-    async def _reload_credentials(self) -> None:
+    async def _reload_credentials(self, seen_generation: int) -> None:
+        """Reload once per refusal wave: requests refused together share one reload."""
         async with self._reload_lock:
+            if self._generation != seen_generation:
+                return  # another request already reloaded since this one was sent
             log.info("cluster %s: credentials refused, reloading them", self.name)
             await self._open()
 
@@ -158,6 +169,7 @@ class ClusterClient:
         ``read_timeout`` bounds the silence between lines, so a dead connection is noticed.
         """
         session, endpoint = self._ready()
+        generation = self._generation
         headers = await self._headers(JSON)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout, sock_read=read_timeout
@@ -173,7 +185,7 @@ class ClusterClient:
                 if response.status >= 400:
                     payload = _decode(await response.text())
                     if response.status == 401:
-                        await self._reload_credentials()
+                        await self._reload_credentials(generation)
                         raise Unauthorized(self.name, 401, "Unauthorized", "credentials refused")
                     raise ApiError.from_response(self.name, response.status, payload)
                 async for line in response.content:
