@@ -24,6 +24,7 @@ lint: install ## ruff, mypy --strict and hadolint
 	$(BIN)/ruff check hub tests e2e bench conftest.py
 	$(BIN)/ruff format --check hub tests e2e bench conftest.py
 	$(BIN)/mypy hub
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 IMAGE ?= synchub:dev
@@ -53,14 +54,14 @@ test: install control-plane lint ## everything CI runs: lint, unit, integration,
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/integration e2e
 
 demo: install control-plane ## local sandbox clusters, then the hub on them
-	$(BIN)/python -m hub.demo --dir $(SANDBOX_DIR)
+	$(BIN)/python -m hub.cli.demo --dir $(SANDBOX_DIR)
 
 demo-down: ## stop the demo's hub and clusters
-	$(BIN)/python -m hub.demo --down --dir $(SANDBOX_DIR)
+	$(BIN)/python -m hub.cli.demo --down --dir $(SANDBOX_DIR)
 
 bench: install control-plane
 	@for b in bench/[!_]*.py; do $(BIN)/python $$b; done
 
 clean:
-	-$(BIN)/python -m hub.demo --down --dir $(SANDBOX_DIR)
+	-$(BIN)/python -m hub.cli.demo --down --dir $(SANDBOX_DIR)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.config import Config, load_config
+from hub.config.loader import Config, load_config
 from hub.sandbox import MASTER, Sandbox, context_name, member_names
 
 MEMBERS = 2
@@ -190,7 +190,7 @@ def federated_crds(clusters: Clusters) -> None:
     import yaml
     from kubernetes.client.exceptions import ApiException
 
-    from hub.crds import render_crds
+    from hub.core.crds import render_crds
 
     api = k8s.ApiextensionsV1Api(clusters.api[MASTER])
     for document in yaml.safe_load_all(render_crds()):

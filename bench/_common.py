@@ -34,7 +34,7 @@ from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.crds import render_crds
+from hub.core.crds import render_crds
 from hub.sandbox import MASTER, Sandbox, context_name, member_names
 
 KUBEFED = ("types.kubefed.io", "v1beta1")

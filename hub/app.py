@@ -10,24 +10,23 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from hub.config import Config
-from hub.engine.caches import CacheSet
-from hub.engine.copy_controller import CopyController
-from hub.engine.inventory import Inventory
-from hub.engine.propagation import PropagationController
-from hub.engine.tasks import Supervisor
-from hub.engine.writer import Writer
-from hub.errors import UserError
-from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
-from hub.kube.clients import ClusterClient
+from hub.config.loader import Config
+from hub.controllers.copy.controller import CopyController
+from hub.controllers.propagation.controller import PropagationController
+from hub.core.errors import KubeError, LeadershipLost, UserError
+from hub.core.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
+from hub.core.objects import Obj
+from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
-from hub.kube.errors import KubeError
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
-from hub.leader import LeaderElector, LeadershipLost, WriteFence
-from hub.metrics import Metrics
-from hub.server import HttpServer
-from hub.types import Obj
+from hub.runtime.caches import CacheSet
+from hub.runtime.inventory import Inventory
+from hub.runtime.leader import LeaderElector, WriteFence
+from hub.runtime.metrics import Metrics
+from hub.runtime.tasks import Supervisor
+from hub.runtime.writer import Writer
+from hub.web.server import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +155,7 @@ class Hub:
         self.inventory = Inventory(
             master,
             discovery,
+            self.config.master,
             list(self.config.members),
             self.supervisor,
             self.metrics,

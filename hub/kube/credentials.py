@@ -17,14 +17,10 @@ from kubernetes_asyncio.config import ConfigException
 from kubernetes_asyncio.config.incluster_config import InClusterConfigLoader
 from kubernetes_asyncio.config.kube_config import KubeConfigLoader
 
-from hub.config import ClusterConfig
-from hub.kube.kubeconfig import load_kubeconfigs
+from hub.core.errors import CredentialsError, KubeconfigError
+from hub.kube.kubeconfig import ClientConfig, load_kubeconfigs
 
 TOKEN_FILE_REFRESH_SECONDS = 60.0
-
-
-class CredentialsError(Exception):
-    """The kubeconfig entry cannot produce credentials (bad exec plugin, bad file)."""
 
 
 @dataclass
@@ -37,7 +33,7 @@ class Endpoint:
 class Credentials:
     """Builds the endpoint and the Authorization header for one cluster."""
 
-    def __init__(self, cluster: ClusterConfig) -> None:
+    def __init__(self, cluster: ClientConfig) -> None:
         self.cluster = cluster
         self._configuration: Any = None
         self._loader: KubeConfigLoader | None = None
@@ -63,8 +59,10 @@ class Credentials:
                     config_base_path=None,
                 )
                 await self._loader.load_and_set(configuration)
+        except KubeconfigError as exc:
+            raise CredentialsError(self.cluster.name, exc.problem) from None
         except (ConfigException, OSError, ValueError, KeyError) as exc:
-            raise CredentialsError(f"cannot load credentials: {exc}") from None
+            raise CredentialsError(self.cluster.name, f"cannot load credentials: {exc}") from None
         self._configuration = configuration
         self._token_loaded_at = time.monotonic()
         return _endpoint(configuration)

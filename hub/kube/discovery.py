@@ -12,19 +12,14 @@ import logging
 import time
 from typing import Any
 
-from hub.kube.clients import ClusterClient
-from hub.kube.errors import KubeError
+from hub.core.errors import KubeError, UnknownResource
+from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo, by_kind, resolve_resource
 
 log = logging.getLogger(__name__)
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 REFRESH_MIN_INTERVAL = 1.0  # seconds: a burst of unknown names causes one re-discovery
-
-
-class UnknownResource(LookupError):
-    def __init__(self, cluster: str, name: str) -> None:
-        super().__init__(f"the server for cluster {cluster} doesn't have a resource type {name!r}")
 
 
 class Discovery:

@@ -10,9 +10,26 @@ from typing import Any
 
 import yaml
 
-from hub.errors import ConfigError
+from hub.core.errors import KubeconfigError
 
 IN_CLUSTER = "in-cluster"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How to reach one API server: a kubeconfig context, or the pod's own service account."""
+
+    name: str
+    """The cluster's name in SyncHub (placement, metrics, messages)."""
+    context: str
+    """The kubeconfig context, or ``in-cluster`` for the pod's service account."""
+    kubeconfig: tuple[Path, ...]
+    """Files merged kubectl-style; empty for in-cluster."""
+
+    @property
+    def in_cluster(self) -> bool:
+        """Whether the pod's own service account is used instead of a kubeconfig."""
+        return self.context == IN_CLUSTER
 
 
 def default_kubeconfig_paths(environ: dict[str, str] | None = None) -> tuple[Path, ...]:
@@ -104,22 +121,22 @@ def load_kubeconfigs(paths: Sequence[Path], *, config_file: str, key: str) -> Ku
         try:
             doc = yaml.safe_load(path.read_text()) or {}
         except OSError as exc:
-            raise ConfigError(
+            raise KubeconfigError(
                 config_file, key, f"cannot read kubeconfig {path}: {exc.strerror}"
             ) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(
+            raise KubeconfigError(
                 config_file, key, f"kubeconfig {path} is not valid YAML: {_yaml_line(exc)}"
             ) from None
         if not isinstance(doc, dict):
-            raise ConfigError(config_file, key, f"kubeconfig {path} is not a mapping")
+            raise KubeconfigError(config_file, key, f"kubeconfig {path} is not a mapping")
         problem = _shape_problem(doc)
         if problem:
-            raise ConfigError(config_file, key, f"kubeconfig {path}: {problem}")
+            raise KubeconfigError(config_file, key, f"kubeconfig {path}: {problem}")
         documents.append((path, doc))
     if not documents:
         names = ", ".join(str(p) for p in paths)
-        raise ConfigError(config_file, key, f"kubeconfig not found: {names}")
+        raise KubeconfigError(config_file, key, f"kubeconfig not found: {names}")
     return KubeconfigSet(tuple(paths), merge_kubeconfigs(documents))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hub.core.errors import ResourceNameError
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceInfo:
@@ -49,10 +51,6 @@ class ResourceQuery:
     name: str
     group: str | None = None  # None: any group
     version: str | None = None  # None: the preferred version
-
-
-class ResourceNameError(ValueError):
-    """The user's resource string cannot name a resource."""
 
 
 def parse_resource_name(text: str) -> tuple[ResourceQuery, ...]:

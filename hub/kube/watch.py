@@ -15,10 +15,10 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
-from hub.kube.clients import ClusterClient
-from hub.kube.errors import ApiError, Gone, KubeError
+from hub.core.errors import ApiError, Gone, KubeError
+from hub.core.objects import Obj
+from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo
-from hub.types import Obj
 
 log = logging.getLogger(__name__)
 

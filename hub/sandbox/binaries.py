@@ -7,13 +7,11 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from hub.core.errors import BinaryNotFound
+
 CACHE_ENV = "SYNCHUB_CACHE_DIR"
 BINARY_ENV = {"kube-apiserver": "SYNCHUB_KUBE_APISERVER", "etcd": "SYNCHUB_ETCD"}
 ENVTEST_ENV = {"kube-apiserver": "TEST_ASSET_KUBE_APISERVER", "etcd": "TEST_ASSET_ETCD"}
-
-
-class BinaryNotFound(Exception):
-    pass
 
 
 def find_binary(name: str, environ: Mapping[str, str] | None = None) -> Path:

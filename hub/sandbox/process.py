@@ -14,11 +14,6 @@ import urllib.request
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
-
-class SandboxError(Exception):
-    """The sandbox could not be started or used; the message says why in one line or a tail."""
-
-
 #: Ports are drawn below the kernel's ephemeral range (32768+ by default), so an outgoing
 #: connection cannot take one between our choosing it and the server binding it.
 PORT_RANGE = (20000, 32000)

@@ -18,9 +18,10 @@ from typing import Any
 
 import yaml
 
-from hub.sandbox.binaries import BinaryNotFound, find_binary
+from hub.core.errors import BinaryNotFound, SandboxError
+from hub.sandbox.binaries import find_binary
 from hub.sandbox.certs import make_cluster_certs
-from hub.sandbox.process import SandboxError, alive, free_ports, probe, spawn, stop, tail
+from hub.sandbox.process import alive, free_ports, probe, spawn, stop, tail
 
 DEFAULT_DIR = Path(".synchub/sandbox")
 MASTER = "master"

@@ -12,8 +12,8 @@ import yaml
 from kubernetes import client as k8s
 
 from conftest import Clusters
-from hub.config import ClusterConfig
-from hub.kube.clients import ClusterClient
+from hub.config.loader import ClusterConfig
+from hub.kube.client import ClusterClient
 
 
 def service_account_token(clusters: Clusters, namespace: str, seconds: int = 600) -> str:

@@ -12,10 +12,10 @@ import yaml
 from kubernetes import client as k8s
 
 from conftest import Clusters, open_crd
-from hub.config import ClusterConfig
-from hub.kube.clients import ClusterClient
-from hub.kube.discovery import Discovery, UnknownResource
-from hub.kube.errors import NotFound, Unauthorized
+from hub.config.loader import ClusterConfig
+from hub.core.errors import NotFound, Unauthorized, UnknownResource
+from hub.kube.client import ClusterClient
+from hub.kube.discovery import Discovery
 
 
 def master_config(clusters: Clusters) -> ClusterConfig:

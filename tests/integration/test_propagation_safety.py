@@ -150,7 +150,7 @@ def test_labels_of_kubefed_cluster_objects_drive_placement(
 ) -> None:
     import yaml as pyyaml
 
-    from hub.crds import render_crds
+    from hub.core.crds import render_crds
 
     master = api_client(own_sandbox.kubeconfig, "master")
     members = {m: api_client(own_sandbox.kubeconfig, m) for m in ("member-1", "member-2")}

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.errors import BinaryNotFound
 from hub.sandbox import binaries
-from hub.sandbox.binaries import BinaryNotFound, cache_roots, find_binary
+from hub.sandbox.binaries import cache_roots, find_binary
 
 NAMES = ["kube-apiserver", "etcd"]
 OVERRIDE = {"kube-apiserver": "SYNCHUB_KUBE_APISERVER", "etcd": "SYNCHUB_ETCD"}

@@ -1,4 +1,4 @@
-"""Unit tests for hub.cli: exit codes and one-line errors (DESIGN.md §2), no clusters needed."""
+"""Unit tests for hub.cli.main: exit codes and one-line errors (DESIGN.md §2), no clusters needed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub import __version__
-from hub.cli import main
+from hub.cli.main import main
 
 
 @pytest.fixture(autouse=True)

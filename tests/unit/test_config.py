@@ -1,4 +1,4 @@
-"""Unit tests for hub.config: the clusters.yaml contract (DESIGN.md §3), errors and good paths.
+"""Unit tests for hub.config.loader: the clusters.yaml contract (DESIGN.md §3), errors and good paths.
 
 Every configuration error is a ConfigError (exit code 2) whose message is one line naming the
 file, the key and the problem.
@@ -15,7 +15,7 @@ from types import MappingProxyType
 import pytest
 import yaml
 
-from hub.config import (
+from hub.config.loader import (
     ClusterConfig,
     Config,
     CopyConfig,
@@ -25,7 +25,7 @@ from hub.config import (
     load_config,
     parse_config,
 )
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 
 MASTER_SERVER = "https://127.0.0.1:6443"
 

@@ -1,4 +1,4 @@
-"""Unit tests for hub.copy_rules: annotation parsing, conflicts, resolve and apply."""
+"""Unit tests for hub.core.copy_rules: annotation parsing, conflicts, resolve and apply."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.copy_rules import (
+from hub.core.copy_rules import (
     CROSS_NS_ANNOTATION,
     RULES_ANNOTATION,
     SEED_PREFIX,
@@ -26,7 +26,7 @@ from hub.copy_rules import (
     resolve,
     values_equal,
 )
-from hub.paths import Index, Key, PathSetError, parse_path
+from hub.core.paths import Index, Key, PathSetError, parse_path
 
 TLS_SECRET: dict[str, Any] = {
     "apiVersion": "v1",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.crds import DEFAULT_KINDS, VERSIONS, render_crds
-from hub.federation import FEDERATED_GROUPS
+from hub.core.crds import DEFAULT_KINDS, VERSIONS, render_crds
+from hub.core.federation import FEDERATED_GROUPS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 

@@ -1,12 +1,12 @@
-"""Tests for hub.engine.index.DependencyIndex."""
+"""Tests for hub.runtime.index.DependencyIndex."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.engine.index import DependencyIndex
-from hub.types import GroupResource, ObjectRef
+from hub.core.objects import GroupResource, ObjectRef
+from hub.runtime.index import DependencyIndex
 
 
 def secret(name: str) -> ObjectRef:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.errors import ConfigError
+from hub.core.errors import KubeconfigError
 from hub.kube.kubeconfig import (
     KubeconfigSet,
     default_kubeconfig_paths,
@@ -259,7 +259,7 @@ def test_load_empty_file_is_an_empty_kubeconfig(tmp_path: Path) -> None:
 
 
 def test_load_all_missing(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(KubeconfigError) as info:
         load(tmp_path / "a", tmp_path / "b")
     assert info.value.key == "master.kubeconfig"
     names = f"{tmp_path / 'a'}, {tmp_path / 'b'}"
@@ -279,7 +279,7 @@ def test_load_all_missing(tmp_path: Path) -> None:
 def test_load_invalid_kubeconfig(tmp_path: Path, content: str, problem: str) -> None:
     bad = tmp_path / "bad"
     bad.write_text(content)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(KubeconfigError) as info:
         load(bad)
     message = str(info.value)
     assert "\n" not in message

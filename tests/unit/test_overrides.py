@@ -9,14 +9,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hub.federation import FEDERATION_API_VERSION, KUBEFED_API_VERSION
-from hub.overrides import (
+from hub.core.federation import FEDERATION_API_VERSION, KUBEFED_API_VERSION
+from hub.core.objects import Obj
+from hub.core.overrides import (
     OverrideError,
     apply_overrides,
     parse_dotted_path,
     parse_json_pointer,
 )
-from hub.types import Obj
 
 SECRET_VALUE = "c3VwZXItc2VjcmV0"
 

@@ -1,4 +1,4 @@
-"""Unit tests for hub.paths: the path grammar, reading and pure writing."""
+"""Unit tests for hub.core.paths: the path grammar, reading and pure writing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.paths import (
+from hub.core.paths import (
     MAX_SEGMENTS,
     Index,
     Key,

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.federation import FEDERATION_API_VERSION, KUBEFED_API_VERSION, MASTER_LABEL
-from hub.placement import (
+from hub.core.federation import FEDERATION_API_VERSION, KUBEFED_API_VERSION, MASTER_LABEL
+from hub.core.objects import Obj
+from hub.core.placement import (
     Cluster,
     FrozenLabels,
     LabelSelector,
@@ -24,7 +25,6 @@ from hub.placement import (
     parse_label_selector,
     select_clusters,
 )
-from hub.types import Obj
 
 GENERATIONS = [KUBEFED_API_VERSION, FEDERATION_API_VERSION]
 

@@ -1,4 +1,4 @@
-"""Tests for hub.engine.queue: client-go workqueue semantics on asyncio."""
+"""Tests for hub.runtime.queue: client-go workqueue semantics on asyncio."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from hub.engine.queue import (
+from hub.core.errors import QueueShutDown
+from hub.core.objects import ObjectRef
+from hub.runtime.queue import (
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
-    QueueShutDown,
     WorkQueue,
     default_controller_rate_limiter,
 )
-from hub.types import ObjectRef
 
 # Long enough to prove a get() is blocked, short enough to keep the suite fast.
 BLOCKED = 0.02

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.federation import (
+from hub.core.federation import (
     FEDERATION_API_VERSION,
     HASH_ANNOTATION,
     KUBEFED_API_VERSION,
@@ -24,7 +24,8 @@ from hub.federation import (
     federated_kind,
     target_kind,
 )
-from hub.render import (
+from hub.core.objects import Obj
+from hub.core.render import (
     HASH_LENGTH,
     SERVER_OWNED_METADATA,
     Rendered,
@@ -34,7 +35,6 @@ from hub.render import (
     render,
     target_api_version,
 )
-from hub.types import Obj
 
 GENERATIONS = [KUBEFED_API_VERSION, FEDERATION_API_VERSION]
 SERVER_OWNED = {
@@ -470,7 +470,7 @@ def test_prop_rendered_object_never_contains_server_owned_fields(
     assert rendered["metadata"]["labels"][MANAGED_LABEL] == "true"
 
 
-# --- hub.federation helpers used by render
+# --- hub.core.federation helpers used by render
 
 
 def test_target_kind_and_federated_kind() -> None:
@@ -544,6 +544,6 @@ def test_cluster_status_values_match_the_contract() -> None:
     ],
 )
 def test_propagation_mode(configured: str, controller: bool, mode: str) -> None:
-    from hub.federation import propagation_mode
+    from hub.core.federation import propagation_mode
 
     assert propagation_mode(configured, controller) == mode

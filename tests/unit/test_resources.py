@@ -6,13 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.kube.resources import (
-    ResourceInfo,
-    ResourceNameError,
-    ResourceQuery,
-    parse_resource_name,
-    resolve_resource,
-)
+from hub.core.errors import ResourceNameError
+from hub.kube.resources import ResourceInfo, ResourceQuery, parse_resource_name, resolve_resource
 
 SECRETS = ResourceInfo("", "v1", "secrets", "Secret", True, "secret")
 CONFIGMAPS = ResourceInfo("", "v1", "configmaps", "ConfigMap", True, "configmap")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 
-from hub.engine.tasks import Supervisor
-from hub.kube.clients import ClusterClient
-from hub.kube.errors import Forbidden
+from hub.core.errors import Forbidden
+from hub.core.objects import GroupResource, Obj
+from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType, WatchCache
-from hub.metrics import Metrics
-from hub.types import GroupResource, Obj
+from hub.runtime.metrics import Metrics
+from hub.runtime.tasks import Supervisor
 
 Handler = Callable[[ResourceInfo, EventType, Obj], None]
 SyncHandler = Callable[[ResourceInfo], None]

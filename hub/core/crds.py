@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from hub.federation import FEDERATED_GROUPS, FEDERATED_PREFIX, FEDERATION_GROUP, KUBEFED_GROUP
+from hub.core.federation import FEDERATED_GROUPS, FEDERATED_PREFIX, FEDERATION_GROUP, KUBEFED_GROUP
 
 DEFAULT_KINDS = ("Secret", "ConfigMap", "Deployment", "HelmRelease")
 VERSIONS = {KUBEFED_GROUP: "v1beta1", FEDERATION_GROUP: "v1alpha1"}

@@ -15,17 +15,22 @@ from typing import Any
 
 import yaml
 
-from hub import copy_rules
-from hub.config import ClusterConfig, Config
-from hub.errors import UsageError, UserError
-from hub.federation import FEDERATED_GROUPS, api_group, target_kind
-from hub.kube.clients import ClusterClient
-from hub.kube.discovery import Discovery, UnknownResource
-from hub.kube.errors import KubeError, NotFound
-from hub.kube.resources import ResourceNameError
-from hub.placement import Cluster, PlacementError, select_clusters
-from hub.render import RenderError, render, target_api_version
-from hub.types import Obj
+from hub.config.loader import ClusterConfig, Config
+from hub.core import copy_rules
+from hub.core.errors import (
+    KubeError,
+    NotFound,
+    ResourceNameError,
+    UnknownResource,
+    UsageError,
+    UserError,
+)
+from hub.core.federation import FEDERATED_GROUPS, api_group, target_kind
+from hub.core.objects import Obj
+from hub.core.placement import Cluster, PlacementError, select_clusters
+from hub.core.render import RenderError, render, target_api_version
+from hub.kube.client import ClusterClient
+from hub.kube.discovery import Discovery
 
 
 def load_documents(files: Sequence[str]) -> list[Obj]:

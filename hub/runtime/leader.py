@@ -19,9 +19,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hub.kube.clients import ClusterClient
-from hub.kube.errors import KubeError, NotFound
-from hub.metrics import Metrics
+from hub.core.errors import KubeError, LeadershipLost, NotFound
+from hub.kube.client import ClusterClient
+from hub.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,6 @@ class WriteFence:
 
     def __init__(self, open_: bool = True) -> None:
         self.open = open_
-
-
-class LeadershipLost(Exception):
-    pass
-
-
-class NotLeader(KubeError):
-    """A write was attempted while this process does not hold the lease."""
 
 
 def default_identity() -> str:

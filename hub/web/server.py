@@ -7,8 +7,8 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hub.errors import UsageError
-from hub.metrics import Metrics
+from hub.core.errors import UsageError
+from hub.runtime.metrics import Metrics
 
 
 def parse_addr(text: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.federation import (
+from hub.core.federation import (
     FEDERATED_GROUPS,
     HASH_ANNOTATION,
     MANAGED_LABEL,
@@ -22,8 +22,8 @@ from hub.federation import (
     api_group,
     target_kind,
 )
-from hub.overrides import OverrideError, apply_overrides
-from hub.types import Obj
+from hub.core.objects import Obj
+from hub.core.overrides import OverrideError, apply_overrides
 
 #: Metadata the API server owns; copying it to a member would fail or lie.
 SERVER_OWNED_METADATA = (

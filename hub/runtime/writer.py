@@ -9,12 +9,13 @@ import logging
 import uuid
 from typing import Any
 
-from hub.conditions import now_rfc3339
-from hub.kube.clients import APPLY_PATCH, MERGE_PATCH, ClusterClient
+from hub.core.conditions import now_rfc3339
+from hub.core.errors import NotLeader
+from hub.core.objects import Obj
+from hub.kube.client import APPLY_PATCH, MERGE_PATCH, ClusterClient
 from hub.kube.resources import ResourceInfo
-from hub.leader import NotLeader, WriteFence
-from hub.metrics import Metrics
-from hub.types import Obj
+from hub.runtime.leader import WriteFence
+from hub.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

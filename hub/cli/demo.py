@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hub.config import Config, load_config
-from hub.crds import render_crds
-from hub.kube.clients import ClusterClient
-from hub.kube.errors import Conflict, KubeError, NotFound
-from hub.sandbox import DEFAULT_DIR, Sandbox, SandboxError
+from hub.config.loader import Config, load_config
+from hub.core.crds import render_crds
+from hub.core.errors import Conflict, KubeError, NotFound, SandboxError
+from hub.kube.client import ClusterClient
+from hub.sandbox import DEFAULT_DIR, Sandbox
 from hub.sandbox.process import alive, stop
 
 NAMESPACE = "cloud"
@@ -202,7 +202,7 @@ def down(sandbox: Sandbox) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m hub.demo")
+    parser = argparse.ArgumentParser(prog="python -m hub.cli.demo")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--down", action="store_true", help="stop the demo")
     args = parser.parse_args()

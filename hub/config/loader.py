@@ -15,11 +15,12 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from hub.describe import type_of
-from hub.errors import ConfigError
-from hub.federation import MASTER_LABEL
+from hub.core.describe import type_of
+from hub.core.errors import ConfigError, KubeconfigError
+from hub.core.federation import MASTER_LABEL
 from hub.kube.kubeconfig import (
     IN_CLUSTER,
+    ClientConfig,
     KubeconfigSet,
     default_kubeconfig_paths,
     expand,
@@ -34,16 +35,13 @@ CrossNamespacePolicy = Literal["deny", "source-opt-in", "allow"]
 
 
 @dataclass(frozen=True)
-class ClusterConfig:
-    name: str
-    context: str
-    kubeconfig: tuple[Path, ...]  # files merged kubectl-style; empty for in-cluster
-    labels: Mapping[str, str]
-    is_master: bool = False
+class ClusterConfig(ClientConfig):
+    """One cluster of ``clusters.yaml``: how to reach it, plus what placement needs."""
 
-    @property
-    def in_cluster(self) -> bool:
-        return self.context == IN_CLUSTER
+    labels: Mapping[str, str]
+    """Configured labels; the master always carries ``cluster-master: "true"``."""
+    is_master: bool = False
+    """Whether this is the master cluster."""
 
 
 @dataclass(frozen=True)
@@ -241,9 +239,16 @@ class _Parser:
             paths = default_paths
             if body.get("kubeconfig") is not None:
                 paths = (expand(self.string(body["kubeconfig"], f"{key}.kubeconfig")),)
-            kubeconfig = load_kubeconfigs(paths, config_file=self.file, key=f"{key}.kubeconfig")
+            kubeconfig = self.kubeconfigs(paths, f"{key}.kubeconfig")
             self.check_context(kubeconfig, context, f"{key}.context")
         return ClusterConfig(name, context, paths, MappingProxyType(labels), is_master)
+
+    def kubeconfigs(self, paths: tuple[Path, ...], key: str) -> KubeconfigSet:
+        """Read kubeconfig files; a problem with them is a configuration error at start-up."""
+        try:
+            return load_kubeconfigs(paths, config_file=self.file, key=key)
+        except KubeconfigError as exc:
+            raise ConfigError(exc.file, exc.key, exc.problem) from None
 
     def check_context(self, kubeconfig: KubeconfigSet, context: str, key: str) -> None:
         if kubeconfig.has_context(context):
@@ -303,7 +308,7 @@ class _Parser:
         ):
             if cluster.in_cluster:
                 continue
-            kubeconfig = load_kubeconfigs(cluster.kubeconfig, config_file=self.file, key=key)
+            kubeconfig = self.kubeconfigs(cluster.kubeconfig, key)
             server = kubeconfig.server_of(cluster.context)
             if server is None:
                 continue

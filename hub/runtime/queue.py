@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
+from hub.core.errors import QueueShutDown
+
 __all__ = [
     "BucketRateLimiter",
     "ItemExponentialFailureRateLimiter",
@@ -42,10 +44,6 @@ K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
 
 #: Returns monotonic seconds; injectable so tests control time.
 Clock = Callable[[], float]
-
-
-class QueueShutDown(Exception):
-    """Raised by :meth:`WorkQueue.get` once the queue is shut down and holds no more items."""
 
 
 # --- rate limiters -------------------------------------------------------------------------

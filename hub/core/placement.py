@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hub.federation import ApiGeneration, api_generation
-from hub.types import Obj
+from hub.core.federation import ApiGeneration, api_generation
+from hub.core.objects import Obj
 
 # --- cluster inventory
 

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from hub.config import ClusterConfig
-from hub.engine.tasks import Supervisor
-from hub.federation import ClusterStatus
-from hub.kube.clients import ClusterClient
+from hub.config.loader import ClusterConfig
+from hub.core.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
+from hub.core.federation import ClusterStatus
+from hub.core.placement import Cluster
+from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
-from hub.kube.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
-from hub.metrics import Metrics
-from hub.placement import Cluster
+from hub.runtime.metrics import Metrics
+from hub.runtime.tasks import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class Inventory:
         self,
         master: ClusterClient,
         master_discovery: Discovery,
+        master_config: ClusterConfig,
         members: list[ClusterConfig],
         supervisor: Supervisor,
         metrics: Metrics,
@@ -65,7 +66,7 @@ class Inventory:
         self.master_name = master.name
         self.states: dict[str, MemberState] = {
             master.name: MemberState(
-                master.cluster, master, master_discovery, ready=True, message=""
+                master_config, master, master_discovery, ready=True, message=""
             )
         }
         for member in members:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from hub.describe import quoted, type_of
+from hub.core.describe import quoted, type_of
 
 __all__ = [
     "MAX_SEGMENTS",

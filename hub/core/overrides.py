@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hub.federation import ApiGeneration, api_generation
-from hub.types import Obj
+from hub.core.federation import ApiGeneration, api_generation
+from hub.core.objects import Obj
 
 Path = tuple[str, ...]
 

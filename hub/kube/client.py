@@ -15,9 +15,9 @@ from typing import Any
 
 import aiohttp
 
-from hub.config import ClusterConfig
-from hub.kube.credentials import Credentials, CredentialsError, Endpoint
-from hub.kube.errors import ApiError, ClusterUnreachable, Unauthorized
+from hub.core.errors import ApiError, ClusterUnreachable, Unauthorized
+from hub.kube.credentials import Credentials, Endpoint
+from hub.kube.kubeconfig import ClientConfig
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ Params = Mapping[str, str | int | bool]
 class ClusterClient:
     """HTTP access to one cluster. Create with :meth:`connect`, close with :meth:`close`."""
 
-    def __init__(self, cluster: ClusterConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, cluster: ClientConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.cluster = cluster
         self.name = cluster.name
         self.timeout = timeout
@@ -44,16 +44,13 @@ class ClusterClient:
         self._retired: list[aiohttp.ClientSession] = []
 
     @classmethod
-    async def connect(cls, cluster: ClusterConfig, **kwargs: Any) -> ClusterClient:
+    async def connect(cls, cluster: ClientConfig, **kwargs: Any) -> ClusterClient:
         client = cls(cluster, **kwargs)
         await client._open()
         return client
 
     async def _open(self) -> None:
-        try:
-            self._endpoint = await self._credentials.load()
-        except CredentialsError as exc:
-            raise ClusterUnreachable(self.name, str(exc)) from None
+        self._endpoint = await self._credentials.load()
         if self._session is not None:
             self._retired.append(self._session)
         connector = aiohttp.TCPConnector(limit=256, ssl=self._endpoint.ssl)

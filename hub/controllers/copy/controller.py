@@ -14,24 +14,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub import copy_rules
-from hub.conditions import Condition, differs, find, merged, now_rfc3339
-from hub.config import Config
-from hub.engine.caches import CacheSet
-from hub.engine.controller import Controller
-from hub.engine.index import DependencyIndex
-from hub.engine.tasks import Supervisor
-from hub.engine.writer import Writer
-from hub.federation import FEDERATED_GROUPS
-from hub.kube.clients import ClusterClient
-from hub.kube.discovery import Discovery, UnknownResource
-from hub.kube.errors import Conflict, Forbidden, NotFound
-from hub.kube.resources import ResourceInfo, ResourceNameError
+from hub.config.loader import Config
+from hub.core import copy_rules
+from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
+from hub.core.errors import Conflict, Forbidden, NotFound, ResourceNameError, UnknownResource
+from hub.core.federation import FEDERATED_GROUPS
+from hub.core.objects import GroupResource, Obj, ObjectRef
+from hub.core.patch import merge_patch
+from hub.core.paths import Path, PathSetError
+from hub.kube.client import ClusterClient
+from hub.kube.discovery import Discovery
+from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
-from hub.metrics import Metrics
-from hub.patch import merge_patch
-from hub.paths import Path, PathSetError
-from hub.types import GroupResource, Obj, ObjectRef
+from hub.runtime.caches import CacheSet
+from hub.runtime.controller import Controller
+from hub.runtime.index import DependencyIndex
+from hub.runtime.metrics import Metrics
+from hub.runtime.tasks import Supervisor
+from hub.runtime.writer import Writer
 
 log = logging.getLogger(__name__)
 

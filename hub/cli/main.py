@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hub import __version__
-from hub.config import Config, config_path, load_config
-from hub.crds import DEFAULT_KINDS, render_crds
-from hub.errors import UserError
-from hub.federation import FEDERATED_GROUPS
-from hub.sandbox import DEFAULT_DIR, Sandbox, SandboxError
-from hub.server import parse_addr
+from hub.config.loader import Config, config_path, load_config
+from hub.core.crds import DEFAULT_KINDS, render_crds
+from hub.core.errors import SandboxError, UserError
+from hub.core.federation import FEDERATED_GROUPS
+from hub.sandbox import DEFAULT_DIR, Sandbox
+from hub.web.server import parse_addr
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,11 +99,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(config, args)
     if args.command == "render":
-        from hub.render_cmd import run_render
+        from hub.cli.render import run_render
 
         return run_render(config, args.files, args.cluster, args.output)
     if args.command == "check":
-        from hub.check import check_all, render_table
+        from hub.cli.check import check_all, render_table
 
         reports = asyncio.run(check_all(config))
         print(render_table(config, reports))
@@ -113,7 +113,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(config: Config, args: argparse.Namespace) -> int:
     from hub.app import Hub, RunOptions
-    from hub.logs import setup_logging
+    from hub.runtime.logs import setup_logging
 
     host, port = parse_addr(args.http_addr)
     setup_logging(args.log_level, args.log_format)

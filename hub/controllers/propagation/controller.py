@@ -18,14 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.conditions import Condition, differs, find, merged, now_rfc3339
-from hub.config import Config
-from hub.engine.caches import CacheSet
-from hub.engine.controller import Controller, Requeue
-from hub.engine.inventory import Inventory, MemberState
-from hub.engine.tasks import Supervisor
-from hub.engine.writer import Writer
-from hub.federation import (
+from hub.config.loader import Config
+from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
+from hub.core.errors import ApiError, Conflict, KubeError, NotFound, Requeue, UnknownResource
+from hub.core.federation import (
     ADOPT_ANNOTATION,
     FEDERATED_GROUPS,
     FIELD_MANAGER,
@@ -41,15 +37,18 @@ from hub.federation import (
     annotation_is_true,
     target_kind,
 )
-from hub.kube.discovery import UnknownResource
-from hub.kube.errors import ApiError, Conflict, KubeError, NotFound
+from hub.core.objects import Obj, ObjectRef
+from hub.core.placement import PlacementError, select_clusters
+from hub.core.render import RenderError, render, target_api_version
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
-from hub.leader import WriteFence
-from hub.metrics import Metrics
-from hub.placement import PlacementError, select_clusters
-from hub.render import RenderError, render, target_api_version
-from hub.types import Obj, ObjectRef
+from hub.runtime.caches import CacheSet
+from hub.runtime.controller import Controller
+from hub.runtime.inventory import Inventory, MemberState
+from hub.runtime.leader import WriteFence
+from hub.runtime.metrics import Metrics
+from hub.runtime.tasks import Supervisor
+from hub.runtime.writer import Writer
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.config import ClusterConfig, Config
-from hub.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
-from hub.kube.clients import ClusterClient
+from hub.config.loader import ClusterConfig, Config
+from hub.core.errors import ApiError, ClusterUnreachable, Forbidden, KubeError, Unauthorized
+from hub.core.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
+from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
-from hub.kube.errors import ApiError, ClusterUnreachable, Forbidden, KubeError, Unauthorized
 
 
 @dataclass(frozen=True)

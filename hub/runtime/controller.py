@@ -8,23 +8,15 @@ import time
 from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
-from hub.engine.queue import QueueShutDown, WorkQueue
-from hub.kube.errors import Forbidden, KubeError
-from hub.metrics import Metrics
+from hub.core.errors import Forbidden, KubeError, QueueShutDown, Requeue
+from hub.runtime.metrics import Metrics
+from hub.runtime.queue import WorkQueue
 
 log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 
 FORBIDDEN_RETRY = 30.0  # seconds
-
-
-class Requeue(Exception):
-    """Reconcile again after ``delay`` seconds without counting as a failure."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__(f"requeue after {delay}s")
-        self.delay = delay
 
 
 class Controller(ABC, Generic[K]):

@@ -17,8 +17,8 @@ from typing import Any, Literal, TypeAlias
 
 import yaml
 
-from hub.describe import quoted, type_of
-from hub.paths import (
+from hub.core.describe import quoted, type_of
+from hub.core.paths import (
     Index,
     Key,
     Path,
@@ -581,7 +581,7 @@ def resolve(rule: Rule, source_obj: Any) -> Resolved | ResolveError:
 def apply_values(target: Any, pairs: Iterable[tuple[Path, Any]]) -> Any:
     """Return a copy of ``target`` with each value written at its path (``None`` removes).
 
-    ``target`` is not mutated. Raises :class:`hub.paths.PathSetError` when the target's
+    ``target`` is not mutated. Raises :class:`hub.core.paths.PathSetError` when the target's
     shape does not allow a write (e.g. the path runs through a string).
     """
     result = target
