@@ -600,7 +600,7 @@ def test_source_changed_while_hub_down_converges_after_restart(
 
     assert hub.stop() == 0, hub.output()[-3000:]
     master.set_secret_data(secret, {"token": "two"})
-    with running_hub(hub.config.loader, tmp_path / "synchub-2.log") as again:
+    with running_hub(hub.config, tmp_path / "synchub-2.log") as again:
         converge(get, {"token": b64("two")}, again)
 
 
