@@ -15,10 +15,11 @@ $(BIN)/synchub: pyproject.toml
 
 install: $(BIN)/synchub ## virtualenv in .venv with the package and test tools
 
-control-plane: ## build kube-apiserver and etcd into .cache/bin/<version>/ (once)
+control-plane: ## build kube-apiserver, etcd and cert-manager into .cache/bin/, CRDs into .cache/crds/ (once)
 	@if $(BIN)/python -c 'from hub.sandbox.binaries import find_binary as f; f("kube-apiserver"); f("etcd")' 2>/dev/null; then \
 		echo "control-plane: binaries found"; \
 	else bash scripts/build-control-plane.sh; fi
+	@bash scripts/build-cert-manager.sh
 
 lint: install ## ruff, mypy --strict and hadolint
 	$(BIN)/ruff check hub tests e2e bench conftest.py
