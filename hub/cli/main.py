@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     actions = sandbox.add_subparsers(dest="action", required=True, parser_class=_Parser)
     up = actions.add_parser("up", help="start master + N member clusters")
     up.add_argument("--members", type=int, default=2, help="number of members (default 2)")
+    up.add_argument(
+        "--cert-manager",
+        action="store_true",
+        help="also run the real cert-manager on the master, with ClusterIssuer synchub-ca",
+    )
     for action in (
         up,
         actions.add_parser("down", help="stop them and remove their data"),
@@ -134,7 +139,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     sandbox = Sandbox(args.dir, say=lambda msg: print(msg, file=sys.stderr))
     if args.action == "up":
-        sandbox.up(args.members)
+        sandbox.up(args.members, cert_manager=args.cert_manager)
         print(f"kubeconfig:    {sandbox.kubeconfig}")
         print(f"clusters.yaml: {sandbox.clusters_yaml}")
         print(f"try: kubectl --kubeconfig {sandbox.kubeconfig} --context synchub-member-1 get ns")

@@ -56,6 +56,7 @@ class ClusterRecord:
     peer_port: int
     etcd: ProcessRecord | None = None
     apiserver: ProcessRecord | None = None
+    cert_manager: ProcessRecord | None = None  # `sandbox up --cert-manager`, master only
 
     @property
     def context(self) -> str:
@@ -79,11 +80,13 @@ class State:
             clusters = []
             for c in raw["clusters"]:
                 etcd, api = c.pop("etcd", None), c.pop("apiserver", None)
+                cm = c.pop("cert_manager", None)
                 clusters.append(
                     ClusterRecord(
                         **c,
                         etcd=ProcessRecord(**etcd) if etcd else None,
                         apiserver=ProcessRecord(**api) if api else None,
+                        cert_manager=ProcessRecord(**cm) if cm else None,
                     )
                 )
             return cls(members=raw["members"], clusters=clusters, version=raw["version"])
@@ -125,8 +128,12 @@ class Sandbox:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def up(self, members: int = 2) -> State:
-        """Start master + ``members`` clusters, or return the running sandbox if it matches."""
+    def up(self, members: int = 2, *, cert_manager: bool = False) -> State:
+        """Start master + ``members`` clusters, or return the running sandbox if it matches.
+
+        ``cert_manager`` also runs the real cert-manager on the master (see
+        :meth:`start_cert_manager`), on a new or an already running sandbox.
+        """
         if members < 0:
             raise SandboxError("--members must be 0 or more")
         state = self.state()
@@ -134,6 +141,9 @@ class Sandbox:
             if state.members == members and self.healthy(state):
                 self.say(f"sandbox already running in {self.dir}")
                 self._write_client_files(state)
+                if cert_manager:
+                    self.start_cert_manager()
+                    state = self.state() or state
                 return state
             self.say("sandbox state is stale or differs; recreating it")
             self.down()
@@ -151,7 +161,37 @@ class Sandbox:
             raise
         self._write_client_files(state)
         self.say(f"sandbox up: {members + 1} clusters in {time.monotonic() - started:.1f}s")
+        if cert_manager:
+            self.start_cert_manager()
+            state = self.state() or state
         return state
+
+    def start_cert_manager(self, name: str = MASTER) -> ProcessRecord:
+        """cert-manager's CRDs, its controller and the ``synchub-ca`` issuer chain on
+        cluster ``name``; the controller is recorded in the state, so ``down`` stops it.
+        Already running: nothing to do."""
+        from hub.sandbox import certmanager
+
+        state = self.state()
+        record = next((r for r in state.clusters if r.name == name), None) if state else None
+        if state is None or record is None:
+            raise SandboxError(f"sandbox in {self.dir} has no cluster {name!r}")
+        if record.cert_manager is not None and alive(record.cert_manager.pid, record.dir):
+            return record.cert_manager
+        started = time.monotonic()
+        pid, args, log = certmanager.setup(self.kubeconfig, record.context, Path(record.dir))
+        record.cert_manager = ProcessRecord(pid, args, log.name)
+        state.write(self.state_file)
+        self.say(
+            f"cert-manager up on {name} in {time.monotonic() - started:.1f}s "
+            f"(ClusterIssuer {certmanager.CA_ISSUER})"
+        )
+        return record.cert_manager
+
+    def stop_cert_manager(self, name: str = MASTER) -> None:
+        record = self.cluster(name)
+        if record.cert_manager is not None:
+            stop(record.cert_manager.pid, record.dir)
 
     def _start(self, state: State, binaries: dict[str, str]) -> None:
         names = [MASTER, *member_names(state.members)]
@@ -183,7 +223,7 @@ class Sandbox:
         """Stop every process the sandbox started and remove its data."""
         state = state or self.state()
         for record in state.clusters if state else []:
-            for process in (record.apiserver, record.etcd):
+            for process in (record.cert_manager, record.apiserver, record.etcd):
                 if process is not None:
                     stop(process.pid, record.dir)
         if self.dir.exists():
