@@ -351,3 +351,34 @@ def hub(clusters: Clusters, federated_crds: None, tmp_path: Path) -> Iterator[Hu
     yield process
     code = process.stop()
     assert code == 0, f"synchub did not shut down cleanly ({code}):\n{process.output()[-3000:]}"
+
+
+def require_cert_manager_build() -> None:
+    """Fail (never skip) when ``make control-plane`` has not built cert-manager and the CRDs."""
+    from hub.sandbox import certmanager
+
+    try:
+        certmanager.find_cert_manager()
+        certmanager.cert_manager_crds_file()
+        certmanager.helmrelease_crd_file()
+    except certmanager.CertManagerNotFound as exc:
+        pytest.fail(f"cert-manager build missing (CI runs `make control-plane`): {exc}")
+
+
+@pytest.fixture(scope="module")
+def cert_manager(clusters: Clusters, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The real cert-manager on the master with ClusterIssuer ``synchub-ca`` Ready; stopped
+    after the module that asked for it."""
+    from hub.sandbox import certmanager
+    from hub.sandbox.process import stop
+
+    require_cert_manager_build()
+    if isinstance(clusters.sandbox, Sandbox):
+        clusters.sandbox.start_cert_manager(MASTER)
+        yield
+        clusters.sandbox.stop_cert_manager(MASTER)
+    else:  # kind: the same controller, run from here against the kind master
+        workdir = tmp_path_factory.mktemp("cert-manager")
+        pid, _args, _log = certmanager.setup(clusters.kubeconfig, context_name(MASTER), workdir)
+        yield
+        stop(pid, str(workdir))

@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -41,6 +41,8 @@ CM_API = "/apis/cert-manager.io/v1"
 CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 READY_TIMEOUT = 60.0
 LOG_FILE = "cert-manager.log"
+
+T = TypeVar("T")
 
 
 class CertManagerNotFound(SandboxError):
@@ -205,15 +207,11 @@ def _cm(kind: str, name: str, spec: dict[str, Any], namespace: str | None = None
     return {"apiVersion": "cert-manager.io/v1", "kind": kind, "metadata": metadata, "spec": spec}
 
 
-async def renew(client: ClusterClient, namespace: str, name: str) -> None:
-    """Request a renewal like ``cmctl renew``: condition Issuing=True, ManuallyTriggered."""
-    path = f"{CM_API}/namespaces/{namespace}/certificates/{name}"
-    certificate = await client.get(path)
-    conditions = [
-        c
-        for c in (certificate.get("status") or {}).get("conditions") or []
-        if c["type"] != "Issuing"
-    ]
+def renewal_patch(certificate: dict[str, Any]) -> dict[str, Any]:
+    """The status merge patch ``cmctl renew`` amounts to: condition Issuing=True, reason
+    ManuallyTriggered (cert-manager then issues a new certificate within a second)."""
+    status = certificate.get("status") or {}
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Issuing"]
     conditions.append(
         {
             "type": "Issuing",
@@ -224,10 +222,16 @@ async def renew(client: ClusterClient, namespace: str, name: str) -> None:
             "observedGeneration": certificate["metadata"].get("generation", 1),
         }
     )
-    patch = {
+    return {
         "metadata": {"resourceVersion": certificate["metadata"]["resourceVersion"]},
         "status": {"conditions": conditions},
     }
+
+
+async def renew(client: ClusterClient, namespace: str, name: str) -> None:
+    """Request a renewal of Certificate ``namespace/name`` like ``cmctl renew``."""
+    path = f"{CM_API}/namespaces/{namespace}/certificates/{name}"
+    patch = renewal_patch(await client.get(path))
     await client.request("PATCH", f"{path}/status", body=patch, content_type=MERGE_PATCH)
 
 
@@ -305,14 +309,25 @@ async def setup_async(
         await client.close()
 
 
+def blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion in a thread of its own, so that a caller's event loop
+    (running or not) is left alone: for the sandbox CLI and synchronous tests."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def setup(
     kubeconfig: Path, context: str, workdir: Path, namespace: str = CLUSTER_RESOURCE_NAMESPACE
 ) -> tuple[int, list[str], Path]:
-    """Blocking :func:`setup_async`, for the sandbox CLI and synchronous callers.
+    """Blocking :func:`setup_async`."""
+    return blocking(setup_async(kubeconfig, context, workdir, namespace))
 
-    Runs in a thread of its own, so a caller's event loop (running or not) is left alone.
-    """
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(
-            asyncio.run, setup_async(kubeconfig, context, workdir, namespace)
-        ).result()
+
+def install_crds_on(kubeconfig: Path, context: str, file: Path) -> None:
+    """Blocking :func:`install_crds` on the cluster of ``context``."""
+
+    async def install() -> None:
+        async with await ClusterClient.connect(cluster_config(kubeconfig, context)) as client:
+            await install_crds(client, file)
+
+    blocking(install())

@@ -10,7 +10,6 @@ import base64
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,41 +17,15 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, crd_served, wait_for
+from conftest import Clusters, crd_served, require_cert_manager_build, wait_for
 from hub.kube.clients import ClusterClient
-from hub.sandbox import MASTER, Sandbox, certmanager, context_name
+from hub.sandbox import MASTER, Sandbox, certmanager
 from hub.sandbox.process import alive
 
 NAMESPACE = "cloud"
 CERTIFICATE = "cloud-certificate"
 SECRET = "cloud-certificate-tls"
 CM = ("cert-manager.io", "v1")
-
-
-def require_build() -> None:
-    try:
-        certmanager.find_cert_manager()
-        certmanager.cert_manager_crds_file()
-        certmanager.helmrelease_crd_file()
-    except certmanager.CertManagerNotFound as exc:
-        pytest.fail(f"cert-manager build missing (CI runs `make control-plane`): {exc}")
-
-
-@pytest.fixture(scope="module")
-def cert_manager(clusters: Clusters, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """cert-manager on the master with the synchub-ca chain; stopped after this module."""
-    require_build()
-    if isinstance(clusters.sandbox, Sandbox):
-        clusters.sandbox.start_cert_manager(MASTER)
-        yield
-        clusters.sandbox.stop_cert_manager(MASTER)
-    else:  # kind: the same controller, run from here against the kind master
-        workdir = tmp_path_factory.mktemp("cert-manager")
-        pid, _args, _log = certmanager.setup(clusters.kubeconfig, context_name(MASTER), workdir)
-        yield
-        from hub.sandbox.process import stop
-
-        stop(pid, str(workdir))
 
 
 def certificate(name: str, secret: str) -> dict[str, Any]:
@@ -119,7 +92,7 @@ async def test_certificate_issued_then_renewed(clusters: Clusters, cert_manager:
 
 
 async def test_helmrelease_crd_is_fluxs(clusters: Clusters) -> None:
-    require_build()
+    require_cert_manager_build()
     async with await ClusterClient.connect(clusters.config.master) as client:
         await certmanager.install_helmrelease_crd(client)
         crd = await client.get(
@@ -169,7 +142,7 @@ def synchub(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_sandbox_up_cert_manager_and_down(tmp_path: Path) -> None:
-    require_build()
+    require_cert_manager_build()
     directory = tmp_path / "sb"
     try:
         up = synchub("sandbox", "up", "--members", "0", "--cert-manager", "--dir", directory)
