@@ -22,7 +22,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, install_crd, wait_for
+from conftest import Clusters, HubProcess, crd_served, require_cert_manager_build, wait_for
+from hub.sandbox import certmanager, context_name
 from hub.sandbox.process import stop as stop_process
 
 MASTER = "master"
@@ -172,6 +173,38 @@ class Kube:
     def set_image(self, cluster: str, name: str, image: str) -> None:
         patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
         self.apps(cluster).patch_namespaced_deployment(name, self.ns, patch)
+
+    def create_certificate(self, cluster: str, name: str, secret: str) -> Obj:
+        body = {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": {"name": name},
+            "spec": {
+                "secretName": secret,
+                "dnsNames": [f"{name}.{self.ns}.synchub.test"],
+                "issuerRef": {"name": certmanager.CA_ISSUER, "kind": "ClusterIssuer"},
+            },
+        }
+        custom = self.clusters.custom(cluster)
+        return custom.create_namespaced_custom_object(  # type: ignore[no-any-return]
+            "cert-manager.io", "v1", self.ns, "certificates", body
+        )
+
+    def certificate(self, cluster: str, name: str) -> Obj | None:
+        custom = self.clusters.custom(cluster)
+        return _or_none(
+            lambda: custom.get_namespaced_custom_object(
+                "cert-manager.io", "v1", self.ns, "certificates", name
+            )
+        )
+
+    def renew_certificate(self, cluster: str, name: str) -> None:
+        current = self.certificate(cluster, name)
+        assert current is not None
+        self.clusters.custom(cluster).patch_namespaced_custom_object_status(
+            "cert-manager.io", "v1", self.ns, "certificates", name,
+            certmanager.renewal_patch(current),
+        )  # fmt: skip
 
     def create_helm_release(self, cluster: str, name: str, spec: Obj) -> Obj:
         body = {
@@ -350,20 +383,31 @@ def diagnostics_on_failure(
 
 @pytest.fixture(scope="module")
 def helmrelease_crd(clusters: Clusters) -> None:
-    """Flux's HelmRelease CRD (v2, open schema) on all three clusters."""
+    """Flux's real HelmRelease CRD (generated from its Go API) on all three clusters."""
+    require_cert_manager_build()
+    crd = certmanager.helmrelease_crd_file()
+    for name in clusters.names:
+        certmanager.install_crds_on(clusters.kubeconfig, context_name(name), crd)
     apis = [clusters.api[name] for name in clusters.names]
-    assert install_crd(apis, HELM_GROUP, HELM_VERSION, "HelmRelease", status=True) == HELM_PLURAL
+    wait_for(lambda: all(crd_served(a, HELM_GROUP, HELM_VERSION, HELM_PLURAL) for a in apis))
 
 
 # --- 1. cert-manager fan-out -----------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("cert_manager")
 def test_cert_manager_secret_fans_out_to_members(kube: Kube, hub: HubProcess) -> None:
+    """The real cert-manager issues web-tls on the master, then renews it."""
     name = "web-tls"
-    source = kube.create_secret(MASTER, name, tls("v1"), type_="kubernetes.io/tls")
+    kube.create_certificate(MASTER, "web", name)
+    wait_for(lambda: certmanager.ready(kube.certificate(MASTER, "web")), timeout=60)
+    source = kube.secret(MASTER, name)
+    assert source is not None
+    issued = source["data"]
+    assert {"tls.crt", "tls.key", "ca.crt"} <= issued.keys()
     federated_tls_secret(kube, name)
 
-    wait_for(on_members(kube, name, tls("v1")), timeout=60)
+    wait_for(on_members(kube, name, issued), timeout=60)
     for member in MEMBERS:
         copy = kube.secret(member, name)
         assert copy is not None
@@ -381,9 +425,13 @@ def test_cert_manager_secret_fans_out_to_members(kube: Kube, hub: HubProcess) ->
     assert ORIGIN_ANNOTATION not in annotations(master)
     assert master["metadata"]["resourceVersion"] == source["metadata"]["resourceVersion"]
 
-    # cert-manager renews the certificate: the members follow.
-    kube.patch_secret(MASTER, name, {"data": tls("v2")})
-    wait_for(on_members(kube, name, tls("v2")), timeout=60)
+    # cert-manager renews the certificate (as `cmctl renew` asks it to): the members follow.
+    kube.renew_certificate(MASTER, "web")
+    wait_for(lambda: (kube.secret_data(MASTER, name) or issued) != issued, timeout=30)
+    renewed = kube.secret_data(MASTER, name)
+    assert renewed is not None
+    assert renewed["tls.crt"] != issued["tls.crt"]
+    wait_for(on_members(kube, name, renewed), timeout=60)
     master = kube.secret(MASTER, name)
     assert master is not None
     assert MANAGED_LABEL not in labels(master)
@@ -461,10 +509,14 @@ def test_helm_release_propagates(kube: Kube, hub: HubProcess) -> None:
         return check
 
     wait_for(values(spec["values"]), timeout=60)
+    source = kube.helm_release(MASTER, name)
+    assert source is not None
+    # The real schema defaults fields (chart.spec.reconcileStrategy): copies equal the master's.
+    assert source["spec"]["chart"]["spec"]["reconcileStrategy"] == "ChartVersion"
     for member in MEMBERS:
         copy = kube.helm_release(member, name)
         assert copy is not None
-        assert copy["spec"]["chart"] == spec["chart"]
+        assert copy["spec"]["chart"] == source["spec"]["chart"]
         assert labels(copy)[MANAGED_LABEL] == "true"
         assert annotations(copy)[ORIGIN_ANNOTATION] == origin("FederatedHelmRelease", kube.ns, name)
 
