@@ -19,7 +19,9 @@ control-plane: ## build kube-apiserver, etcd and cert-manager into .cache/bin/, 
 	@if $(BIN)/python -c 'from hub.sandbox.binaries import find_binary as f; f("kube-apiserver"); f("etcd")' 2>/dev/null; then \
 		echo "control-plane: binaries found"; \
 	else bash scripts/build-control-plane.sh; fi
-	@bash scripts/build-cert-manager.sh
+	@if $(BIN)/python -c 'from hub.sandbox import certmanager as c; c.find_cert_manager(); c.cert_manager_crds_file(); c.helmrelease_crd_file()' 2>/dev/null; then \
+		echo "control-plane: cert-manager and CRDs found"; \
+	else bash scripts/build-cert-manager.sh; fi
 
 lint: install ## ruff, mypy --strict and hadolint
 	$(BIN)/ruff check hub tests e2e bench conftest.py
