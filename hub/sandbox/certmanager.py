@@ -23,12 +23,13 @@ from typing import Any, TypeVar
 
 import yaml
 
+from hub.core.errors import BinaryNotFound, KubeError, NotFound, SandboxError
+
 # Project modules outside hub.sandbox: kept to these imports (modules are being moved).
-from hub.config import ClusterConfig
-from hub.kube.clients import APPLY_PATCH, MERGE_PATCH, ClusterClient
-from hub.kube.errors import KubeError, NotFound
+from hub.kube.client import APPLY_PATCH, MERGE_PATCH, ClusterClient
+from hub.kube.kubeconfig import ClientConfig
 from hub.sandbox.binaries import cache_roots
-from hub.sandbox.process import SandboxError, alive, spawn, stop, tail
+from hub.sandbox.process import alive, spawn, stop, tail
 
 BINARY_ENV = "SYNCHUB_CERT_MANAGER"
 BINARY_NAME = "cert-manager-controller"
@@ -45,7 +46,7 @@ LOG_FILE = "cert-manager.log"
 T = TypeVar("T")
 
 
-class CertManagerNotFound(SandboxError):
+class CertManagerNotFound(BinaryNotFound):
     pass
 
 
@@ -96,8 +97,8 @@ def _newest_first(paths: Any) -> list[Path]:
 # --- API access ------------------------------------------------------------------------------
 
 
-def cluster_config(kubeconfig: Path, context: str) -> ClusterConfig:
-    return ClusterConfig(name=context, context=context, kubeconfig=(kubeconfig,), labels={})
+def cluster_config(kubeconfig: Path, context: str) -> ClientConfig:
+    return ClientConfig(name=context, context=context, kubeconfig=(kubeconfig,))
 
 
 async def apply(client: ClusterClient, path: str, document: dict[str, Any]) -> Any:
