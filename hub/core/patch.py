@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.types import Obj
+from hub.core.objects import Obj
 
 
 def merge_patch(old: Obj, new: Obj) -> Obj:
