@@ -291,6 +291,7 @@ _PROTECTED: tuple[Path, ...] = tuple(
     )
 )
 _ANNOTATIONS: Path = (Key("metadata"), Key("annotations"))
+_SPEC: Path = (Key("spec"),)
 
 
 def _dest_path(text: str, *, plain: bool) -> Path:
@@ -307,6 +308,11 @@ def _dest_path(text: str, *, plain: bool) -> Path:
                 f"destination {quoted(format_path(dest))} would overwrite "
                 f"{format_path(protected)}, which must not be written"
             )
+    if dest == _SPEC:
+        raise _Invalid(
+            "destination 'spec' would replace the whole spec (placement and overrides "
+            "included); name a path inside it, e.g. spec.template.data"
+        )
     if _is_prefix(dest, _ANNOTATIONS):
         raise _Invalid(
             f"destination {quoted(format_path(dest))} would replace all annotations, "

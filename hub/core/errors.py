@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.core import describe
+
 
 class SyncHubError(Exception):
     """The root of every exception SyncHub raises on purpose."""
@@ -137,7 +139,8 @@ class ApiError(KubeError):
         reason, message = "", ""
         if isinstance(body, dict) and body.get("kind") == "Status":
             reason = str(body.get("reason") or "")
-            message = str(body.get("message") or "")
+            # Validation messages quote the rejected value, which may be a Secret's data.
+            message = describe.without_values(str(body.get("message") or ""))
         error_class = _BY_STATUS.get(status, ApiError)
         return error_class(cluster, status, reason or _REASONS.get(status, "Error"), message)
 

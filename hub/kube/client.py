@@ -1,7 +1,7 @@
 """One small async HTTP client per cluster, speaking JSON dicts to the API server.
 
 Built on aiohttp with credentials from :mod:`hub.kube.credentials`; every request has a
-timeout, a 401 reloads the credentials once, and errors surface as :mod:`hub.kube.errors`.
+timeout, a 401 reloads the credentials once, and errors surface as :mod:`hub.core.errors`.
 """
 
 from __future__ import annotations
@@ -185,11 +185,56 @@ class ClusterClient:
                         await self._reload_credentials(generation)
                         raise Unauthorized(self.name, 401, "Unauthorized", "credentials refused")
                     raise ApiError.from_response(self.name, response.status, payload)
-                async for line in response.content:
-                    if line.strip():
+                lines = LineBuffer(self.name)
+                async for chunk in response.content.iter_any():
+                    for line in lines.feed(chunk):
                         yield json.loads(line)
+                for line in lines.close():
+                    yield json.loads(line)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ClusterUnreachable(self.name, _describe(exc)) from None
+
+
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+"""Longest watch event accepted: far above etcd's ~1.5 MiB object limit, yet bounded."""
+
+
+class LineBuffer:
+    """Splits a watch stream into its JSON lines, however long each line is.
+
+    aiohttp's own line reader refuses lines past its buffer limit (``LineTooLong``), and a
+    legal Secret near etcd's size limit is one such line; this keeps reading until the newline.
+    """
+
+    def __init__(self, cluster: str, limit: int = MAX_EVENT_BYTES) -> None:
+        self.cluster = cluster
+        self.limit = limit
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The complete non-blank lines ``chunk`` finishes; the rest waits for more."""
+        start = len(self._pending)
+        self._pending += chunk
+        lines: list[bytes] = []
+        begin = 0
+        while (end := self._pending.find(b"\n", start)) >= 0:
+            line = bytes(self._pending[begin:end])
+            if line.strip():
+                lines.append(line)
+            begin = start = end + 1
+        del self._pending[:begin]
+        if len(self._pending) > self.limit:
+            self._pending.clear()
+            raise ClusterUnreachable(
+                self.cluster, f"watch event larger than {self.limit // (1024 * 1024)} MiB"
+            )
+        return lines
+
+    def close(self) -> list[bytes]:
+        """What is left when the stream ends: a last line without its newline, if any."""
+        rest = bytes(self._pending)
+        self._pending.clear()
+        return [rest] if rest.strip() else []
 
 
 def _query(params: Params | None) -> dict[str, str] | None:

@@ -134,3 +134,20 @@ def test_context_missing_from_kubeconfig(
     line = one_error_line(capsys)
     assert line.startswith(f"synchub: {config}: master.context: context 'kind-b' not found")
     assert "(contexts: kind-a)" in line
+
+
+def test_a_closed_pipe_ends_quietly_without_a_traceback() -> None:
+    """`synchub crds | head -1`: the reader leaves early; no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "crds"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()  # before the child writes: its first write meets a closed pipe
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in stderr
+    assert stderr == ""

@@ -178,6 +178,8 @@ def test_seed_json_literals(literal: str, expected: Any) -> None:
         ("apiVersion", "json:1", "apiVersion"),
         ("kind", "json:1", "kind"),
         ("metadata.annotations", "json:{}", "copy annotations"),
+        ("spec", "json:null", "whole spec"),
+        ("spec", "secrets:name:data", "whole spec"),
     ],
 )
 def test_seed_malformed_is_an_error_value(key: str, value: str, fragment: str) -> None:
