@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -87,12 +87,17 @@ class ClusterClient:
         content_type: str = JSON,
         timeout: float | None = None,
         accept: str = JSON,
+        guard: Callable[[], None] | None = None,
     ) -> Any:
-        """Send one request and return the decoded JSON body; raise ApiError on error status."""
+        """Send one request and return the decoded JSON body; raise ApiError on error status.
+
+        ``guard`` runs right before the request leaves (after credentials are ready) and may
+        raise to stop it: the leader's write fence uses it.
+        """
         for attempt in range(2):
             generation = self._generation
             status, payload = await self._send(
-                method, path, params, body, content_type, timeout, accept
+                method, path, params, body, content_type, timeout, accept, guard
             )
             if status == 401 and attempt == 0:
                 await self._reload_credentials(generation)
@@ -111,12 +116,15 @@ class ClusterClient:
         content_type: str,
         timeout: float | None,
         accept: str,
+        guard: Callable[[], None] | None,
     ) -> tuple[int, Any]:
         session, endpoint = self._ready()
         data = None if body is None else json.dumps(body, separators=(",", ":"))
         headers = await self._headers(accept)
         if data is not None:
             headers["Content-Type"] = content_type
+        if guard is not None:
+            guard()
         try:
             async with session.request(
                 method,

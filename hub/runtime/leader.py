@@ -10,16 +10,19 @@ renew within the renew deadline it has lost the lease: it stops writing at once 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
+import math
 import os
 import socket
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hub.core.errors import KubeError, LeadershipLost, NotFound
+from hub.core.errors import KubeError, LeadershipLost, NotFound, NotLeader
 from hub.kube.client import ClusterClient
 from hub.runtime.metrics import Metrics
 
@@ -36,10 +39,54 @@ class Timing:
 
 
 class WriteFence:
-    """Writers check this before every write; closed when leadership is lost."""
+    """Every write passes this right before its request is sent.
 
-    def __init__(self, open_: bool = True) -> None:
-        self.open = open_
+    Open only while this process can be sure it still holds the lease: until the renew
+    deadline after the *start* of its last successful renewal, on the monotonic clock. A
+    process that was paused (SIGSTOP, a frozen VM) therefore finds the fence closed the moment
+    it resumes, before the elector's own loop has run; closing it cancels writes in flight.
+    """
+
+    def __init__(self, open_: bool = True, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._open = open_
+        self._clock = clock
+        self._until = math.inf
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    @property
+    def open(self) -> bool:
+        """Whether a write may be sent now."""
+        return self._open and self._clock() < self._until
+
+    def grant(self, until: float = math.inf) -> None:
+        """Open the fence until the monotonic time ``until``."""
+        self._open = True
+        self._until = until
+
+    def close(self) -> None:
+        """Refuse every later write and cancel the ones in flight."""
+        self._open = False
+        for task in list(self._in_flight):
+            if task is not asyncio.current_task():
+                task.cancel()
+
+    def check(self, what: str = "write") -> None:
+        """Raise NotLeader unless a write may be sent now."""
+        if not self.open:
+            raise NotLeader(f"not the leader: refusing to {what}")
+
+    @contextlib.contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Around one write request: refused when closed, cancelled if the fence closes."""
+        self.check(what)
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
 
 
 def default_identity() -> str:
@@ -67,7 +114,7 @@ class LeaderElector:
         self.timing = timing
         self.metrics = metrics
         self.fence = fence
-        self.fence.open = False
+        self.fence.close()
         self.is_leader = False
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
@@ -89,7 +136,7 @@ class LeaderElector:
                 break
             await asyncio.sleep(self.timing.retry_period)
         self.is_leader = True
-        self.fence.open = True
+        self.fence.grant(self._renewed_at + self.timing.renew_deadline)
         self._leader_gauge.set(1)
         log.info("leader election: %s is the leader", self.identity)
 
@@ -98,9 +145,10 @@ class LeaderElector:
         while True:
             await asyncio.sleep(self.timing.retry_period)
             if await self._try_acquire_or_renew():
+                self.fence.grant(self._renewed_at + self.timing.renew_deadline)
                 continue
             if time.monotonic() - self._renewed_at > self.timing.renew_deadline:
-                self.fence.open = False
+                self.fence.close()
                 self.is_leader = False
                 self._leader_gauge.set(0)
                 raise LeadershipLost(
@@ -112,7 +160,7 @@ class LeaderElector:
         """Give the lease up on graceful shutdown so a standby takes over at once."""
         if not self.is_leader:
             return
-        self.fence.open = False
+        self.fence.close()
         self.is_leader = False
         self._leader_gauge.set(0)
         try:
@@ -161,7 +209,8 @@ class LeaderElector:
         except KubeError as exc:  # a Conflict means someone else renewed first
             log.debug("leader election: update failed: %s", exc)
             return False
-        self._renewed_at = time.monotonic()
+        # From the attempt's start: the server may have stamped the lease any time after it.
+        self._renewed_at = now
         return True
 
     def _warn_once(self, message: str) -> None:
@@ -170,6 +219,7 @@ class LeaderElector:
             self._last_warning = message
 
     async def _create(self) -> bool:
+        started = time.monotonic()
         stamp = _micro_time()
         lease = {
             "apiVersion": "coordination.k8s.io/v1",
@@ -192,5 +242,5 @@ class LeaderElector:
         except KubeError as exc:
             self._warn_once(f"cannot create lease {self.namespace}/{LEASE_NAME}: {exc}")
             return False
-        self._renewed_at = time.monotonic()
+        self._renewed_at = started
         return True

@@ -5,6 +5,7 @@ Dry-run logs what would be written (object, verb, changed paths), never the valu
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Any
@@ -56,14 +57,21 @@ class Writer:
         self.metrics.writes_total.labels(cluster=self.cluster, verb=verb).inc()
 
     def _skip(self, verb: str, info: ResourceInfo, namespace: str, name: str, detail: str) -> bool:
-        if not self.fence.open:
-            raise NotLeader(f"not the leader: refusing to {verb} {info.kind} {name}")
+        self.fence.check(f"{verb} {info.kind} {name}")
         if not self.dry_run:
             return False
         self.metrics.dry_run_skipped += 1
         where = f"{namespace}/{name}" if namespace else name
         log.info("dry-run: would %s %s %s on %s%s", verb, info.kind, where, self.cluster, detail)
         return True
+
+    async def _send(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
+        """One write request: the fence is checked again right before it leaves, and a
+        fence that closes while it is in flight cancels it."""
+        with self.fence.writing(what):
+            return await self.client.request(
+                method, path, guard=functools.partial(self.fence.check, what), **kwargs
+            )
 
     async def merge_patch(
         self,
@@ -80,7 +88,8 @@ class Writer:
         if self._skip(verb, info, namespace, name, f" ({paths})"):
             return None
         self._count("patch")
-        result: Obj = await self.client.request(
+        result: Obj = await self._send(
+            f"patch {info.kind} {name}",
             "PATCH",
             info.path(namespace, name, subresource),
             body=patch,
@@ -95,7 +104,8 @@ class Writer:
         if self._skip("apply", info, namespace, name, ""):
             return None
         self._count("apply")
-        result: Obj = await self.client.request(
+        result: Obj = await self._send(
+            f"apply {info.kind} {name}",
             "PATCH",
             info.path(namespace, name),
             params={"fieldManager": field_manager, "force": True},
@@ -109,7 +119,9 @@ class Writer:
         if self._skip("create", info, namespace, name, ""):
             return None
         self._count("create")
-        result: Obj = await self.client.request("POST", info.path(namespace), body=obj)
+        result: Obj = await self._send(
+            f"create {info.kind} {name}", "POST", info.path(namespace), body=obj
+        )
         return result
 
     async def delete(self, info: ResourceInfo, namespace: str, name: str) -> bool:
@@ -117,7 +129,7 @@ class Writer:
         if self._skip("delete", info, namespace, name, ""):
             return False
         self._count("delete")
-        await self.client.request("DELETE", info.path(namespace, name))
+        await self._send(f"delete {info.kind} {name}", "DELETE", info.path(namespace, name))
         return True
 
     async def event(
@@ -153,6 +165,13 @@ class Writer:
         }
         try:
             self._count("event")
-            await self.client.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+            await self._send(
+                f"record event {reason}",
+                "POST",
+                f"/api/v1/namespaces/{namespace}/events",
+                body=event,
+            )
+        except NotLeader:
+            raise
         except Exception as exc:  # an event is a courtesy; never fail a reconcile on it
             log.debug("could not record event on %s: %s", metadata.get("name"), exc)
