@@ -1,8 +1,9 @@
 """Apply a Federated object's per-cluster overrides to a rendered object (DESIGN.md §5).
 
 ``types.kubefed.io`` overrides are JSON Patch operations (RFC 6902) limited to add, remove
-and replace (default replace), with KubeFed's rules: replace and remove need the target to
-exist and add never creates missing parents. ``types.federation.k8s.io`` overrides set a
+and replace (default replace), as KubeFed v0.10 applies them: remove needs its target to
+exist, replace of a missing map key adds it (KubeFed's behaviour, kept for drop-in parity),
+and neither add nor replace creates missing parents. ``types.federation.k8s.io`` overrides set a
 value at a dotted path (``spec.replicas``), creating missing maps; a path starting with ``/``
 is read as a JSON pointer for tolerance.
 
@@ -240,7 +241,7 @@ def _apply_patch(doc: Obj, override: _Override) -> None:
     key = override.path[-1]
     value = copy.deepcopy(override.value)
     if isinstance(parent, dict):
-        if override.op is not Op.ADD and key not in parent:
+        if override.op is Op.REMOVE and key not in parent:
             raise _Failure(f"{override.op} target does not exist")
         if override.op is Op.REMOVE:
             del parent[key]

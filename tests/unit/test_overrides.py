@@ -172,10 +172,14 @@ def test_default_op_is_replace() -> None:
     assert result["spec"]["replicas"] == 4
 
 
-def test_replace_requires_the_target() -> None:
-    message = err(
-        apply_overrides(deployment(), beta({"path": "/spec/paused", "value": True}), "c1")
-    )
+def test_replace_of_a_missing_key_adds_it_as_kubefed_does() -> None:
+    result = ok(apply_overrides(deployment(), beta({"path": "/spec/paused", "value": True}), "c1"))
+    assert result["spec"]["paused"] is True
+
+
+def test_replace_never_creates_missing_parents() -> None:
+    override = {"path": "/spec/strategy/rollingUpdate/maxSurge", "value": 1}
+    message = err(apply_overrides(deployment(), beta(override), "c1"))
     assert "does not exist" in message
 
 
@@ -371,7 +375,7 @@ def test_error_messages_name_cluster_index_and_path_but_never_values() -> None:
                 "clusterName": "c1",
                 "clusterOverrides": [
                     {"op": "add", "path": "/data/ok", "value": SECRET_VALUE},
-                    {"op": "replace", "path": "/data/missing", "value": SECRET_VALUE},
+                    {"op": "remove", "path": "/data/missing", "value": SECRET_VALUE},
                 ],
             },
         ],
