@@ -112,7 +112,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
-    from hub.app import Hub, RunOptions
+    from hub.app import Manager, RunOptions
     from hub.runtime.logs import setup_logging
 
     host, port = parse_addr(args.http_addr)
@@ -126,7 +126,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await Hub(config, options).run(stop)
+        return await Manager(config, options).run(stop)
 
     return asyncio.run(main())
 

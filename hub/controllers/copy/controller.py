@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,8 @@ from hub.runtime.controller import Controller
 from hub.runtime.index import DependencyIndex
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
-from hub.runtime.writer import Writer
+from hub.runtime.wiring import Declaration, Resources, Topic
+from hub.runtime.writer import Writers
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,29 @@ class Outcome:
 
 
 class CopyController(Controller[ObjectRef]):
+    """Resolves copy annotations on target objects on the master (see the module docstring).
+
+    ``targets`` is the manager's shared cache set of target objects on the master; this
+    controller adds its handler to it and starts the caches of the resources it targets.
+    """
+
     name = "copy"
+    declaration = Declaration(
+        for_=Resources("master", "copy targets (Federated* objects or configured targets)"),
+        owns=(
+            Resources("master", "copied fields and the CopyReady condition of targets"),
+            Resources("master", "Warning Events"),
+        ),
+        watches=("copy sources (any readable object named by a rule)",),
+    )
 
     def __init__(
         self,
         config: Config,
         client: ClusterClient,
         discovery: Discovery,
-        writer: Writer,
+        targets: CacheSet,
+        writers: Writers,
         supervisor: Supervisor,
         metrics: Metrics,
     ) -> None:
@@ -73,9 +88,10 @@ class CopyController(Controller[ObjectRef]):
         self.cluster = client.name
         self.client = client
         self.discovery = discovery
-        self.writer = writer
+        self.writer = writers.for_client(client)
         self.index: DependencyIndex[ObjectRef, ObjectRef] = DependencyIndex()
-        self.targets = CacheSet(client, supervisor, metrics, self._on_target)
+        self.targets = targets
+        targets.add_handler(self._on_target)
         self.sources = CacheSet(
             client, supervisor, metrics, self._on_source, on_synced=self._on_source_synced
         )
@@ -86,12 +102,17 @@ class CopyController(Controller[ObjectRef]):
         #: Targets naming a source resource the master does not serve; looked at again after
         #: every discovery refresh, so a CRD installed later is picked up.
         self._unknown_resource: set[ObjectRef] = set()
-        #: Told when a template was rewritten because of a source change seen at that time.
-        self.on_template_written: Callable[[ObjectRef, float], None] | None = None
-        #: Told the first time an object's copy rules have been judged.
-        self.on_judged: Callable[[ObjectRef], None] | None = None
+        #: Publishes (target, monotonic time the source change was seen) when a template was
+        #: rewritten because of a source change.
+        self.template_written: Topic[tuple[ObjectRef, float]] = Topic("copy.template-written")
+        #: Publishes a target the first time its copy rules have been judged.
+        self.judged: Topic[ObjectRef] = Topic("copy.judged")
 
     # --- targets ---------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Start the target caches (again after each discovery refresh)."""
+        await self.start_targets()
 
     async def start_targets(self) -> None:
         """Start a cache for every target resource (call again to pick up new CRDs)."""
@@ -154,6 +175,10 @@ class CopyController(Controller[ObjectRef]):
             return False
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         return copy_rules.has_copy_rules(annotations)
+
+    def is_source(self, ref: ObjectRef) -> bool:
+        """Some target copies from ``ref`` (the hub never writes over a copy source)."""
+        return ref in self.index.sources()
 
     def _source_synced(self, ref: ObjectRef) -> bool:
         info = self.sources.infos.get(ref.group_resource)
@@ -284,8 +309,8 @@ class CopyController(Controller[ObjectRef]):
                 written = await self.writer.merge_patch(info, key.namespace, key.name, patch)
                 if written is not None:  # None: dry-run, nothing was written
                     log.info("copy: updated %s", key)
-                if seen is not None and self.on_template_written is not None:
-                    self.on_template_written(key, seen)
+                if seen is not None:
+                    self.template_written.publish((key, seen))
                 return written or target
             except Conflict:
                 if attempt == CONFLICT_RETRIES:
@@ -305,8 +330,8 @@ class CopyController(Controller[ObjectRef]):
         current = frozenset(problems)
         previous = self.reported.get(key)
         self.reported[key] = current
-        if previous is None and self.on_judged is not None:
-            self.on_judged(key)  # propagation held this object until now
+        if previous is None:
+            self.judged.publish(key)  # propagation held this object until now
         for problem in sorted(current - (previous or frozenset()), key=lambda p: p.message):
             log.warning("copy %s: %s: %s", key, problem.reason, problem.message)
             await self.writer.event(

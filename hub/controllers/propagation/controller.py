@@ -14,9 +14,8 @@ import datetime
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hub.config.loader import Config
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
@@ -45,16 +44,17 @@ from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory, MemberState
-from hub.runtime.leader import WriteFence
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
-from hub.runtime.writer import Writer
+from hub.runtime.wiring import Declaration, Resources, Topic
+from hub.runtime.writer import Writer, Writers
 
 log = logging.getLogger(__name__)
 
 FIGHT_WINDOW = 120.0  # seconds: drift corrections counted over this window
 FIGHT_LIMIT = 3  # corrections in the window before the hub backs off
 WAIT_FOR_REMOVAL = 10.0  # seconds between attempts while a cluster holds a deletion
+MEMBERS_PROBED_TIMEOUT = 30.0  # seconds --once waits for every member's first probe
 
 
 @dataclass(frozen=True)
@@ -71,43 +71,93 @@ class ClusterResult:
         return entry
 
 
+class CopyView(Protocol):
+    """What propagation needs from the copy controller (which it never imports)."""
+
+    judged: Topic[ObjectRef]
+    template_written: Topic[tuple[ObjectRef, float]]
+
+    def pending(self, key: ObjectRef, obj: Obj) -> bool:
+        """``obj`` carries copy rules not judged yet."""
+
+    def is_source(self, ref: ObjectRef) -> bool:
+        """Some copy rule reads ``ref``."""
+
+
 class PropagationController(Controller[ObjectRef]):
+    """Pushes Federated objects to the clusters their placement selects (module docstring)."""
+
     name = "propagation"
+    declaration = Declaration(
+        for_=Resources("master", "Federated* objects"),
+        owns=(
+            Resources("members", "rendered copies labelled synchub.io/managed=true"),
+            Resources("members", "Namespaces (propagation.createNamespaces)"),
+            Resources("master", "finalizer and status of Federated* objects; Events"),
+        ),
+        watches=(
+            "managed copies on members",
+            "inventory.changed",
+            "copy.judged",
+            "copy.template-written",
+        ),
+    )
 
     def __init__(
         self,
         config: Config,
         inventory: Inventory,
         federated: CacheSet,
+        writers: Writers,
         supervisor: Supervisor,
         metrics: Metrics,
         *,
-        dry_run: bool = False,
-        is_copy_source: Callable[[ObjectRef], bool] = lambda _ref: False,
-        fence: WriteFence | None = None,
+        copy: CopyView,
     ) -> None:
         super().__init__(metrics)
         self.config = config
         self.inventory = inventory
         self.federated = federated
         self.supervisor = supervisor
-        self.dry_run = dry_run
-        self.is_copy_source = is_copy_source
-        self.fence = fence or WriteFence()
+        self.writers = writers
+        self.dry_run = writers.dry_run
+        self.copy = copy
         self.master = inventory.master_name
         self._caches: dict[str, CacheSet] = {}
         self._writers: dict[str, Writer] = {}
         self._written_rv: dict[tuple[str, ObjectRef], str] = {}
         self._fights: dict[tuple[str, ObjectRef], deque[float]] = {}
         self._observed: dict[ObjectRef, float] = {}
-        #: False while inputs to placement (cluster labels) are still loading: placing on
-        #: partial labels could delete copies that belong (no deletion on partial data).
-        self.placement_ready: Callable[[], bool] = lambda: True
-        #: True while the copy controller has not yet resolved an object's copy rules:
-        #: propagating then would push a template still missing its copied values.
-        self.copy_pending: Callable[[ObjectRef, Obj], bool] = lambda _key, _obj: False
         #: Federated objects not fully propagated after their last reconcile (for --once).
         self.unsynced: set[ObjectRef] = set()
+        federated.add_handler(self.on_federated)
+        inventory.changed.subscribe(self.resync)
+        copy.template_written.subscribe(lambda change: self.note_change(*change))
+        copy.judged.subscribe(self.queue.add)
+
+    # --- manager hooks ---------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Watch every Federated type the master serves (new CRDs after a refresh too)."""
+        discovery = self.inventory.get(self.master).discovery
+        assert discovery is not None
+        for info in discovery.resources:
+            if info.group in FEDERATED_GROUPS and info.preferred:
+                for namespace in self.config.namespaces or ("",):
+                    self.federated.ensure(info, namespace)
+
+    async def settle(self) -> None:
+        """``--once`` judges members too: give each its first probe before looking."""
+        try:
+            async with asyncio.timeout(MEMBERS_PROBED_TIMEOUT):
+                await self.inventory.probed.wait()
+        except TimeoutError:
+            pass
+        self.resync()
+
+    def in_sync(self) -> bool:
+        """Every Federated object reached every selected cluster at its last reconcile."""
+        return not self.unsynced
 
     # --- events ----------------------------------------------------------------------------
 
@@ -150,7 +200,8 @@ class PropagationController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
-        if not self.placement_ready():
+        if not self.inventory.labels_synced():
+            # Placing on partial labels could delete copies that belong there.
             raise Requeue(0.5)
         info = self.federated.infos.get(key.group_resource)
         fed = self.federated.get(info, key.namespace, key.name) if info else None
@@ -171,7 +222,7 @@ class PropagationController(Controller[ObjectRef]):
             if updated is None:
                 return
             fed = updated  # carry on with the new version: one pass, not two
-        if self.copy_pending(key, fed):
+        if self.copy.pending(key, fed):
             return  # the copy controller's write (or its verdict) queues the object again
         placement = select_clusters(fed, self.inventory.clusters())
         if isinstance(placement, PlacementError):
@@ -256,7 +307,7 @@ class PropagationController(Controller[ObjectRef]):
     ) -> ClusterResult:
         name = state.name
         copy_source = ObjectRef(name, info.group, info.resource, key.namespace, key.name)
-        if name == self.master and self.is_copy_source(copy_source):
+        if name == self.master and self.copy.is_source(copy_source):
             return ClusterResult(
                 name, ClusterStatus.ALREADY_EXISTS, "the object is a copy source; never written"
             )
@@ -377,7 +428,7 @@ class PropagationController(Controller[ObjectRef]):
         writer = self._writers.get(state.name)
         if writer is None or writer.client is not state.client:
             assert state.client is not None
-            writer = Writer(state.client, self.metrics, dry_run=self.dry_run, fence=self.fence)
+            writer = self.writers.for_client(state.client)
             self._writers[state.name] = writer
         return writer
 
