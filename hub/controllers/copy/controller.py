@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from hub.config.loader import Config
 from hub.core import copy_rules
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
+from hub.core.copy_resolve import (
+    NOT_FOUND,
+    PENDING,
+    Problem,
+    Resolution,
+    Unreadable,
+    forbidden,
+    resolve_copies,
+    source_resources,
+)
 from hub.core.errors import Conflict, Forbidden, NotFound, ResourceNameError, UnknownResource
 from hub.core.federation import FEDERATED_GROUPS
 from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.patch import merge_patch
-from hub.core.paths import Path, PathSetError
+from hub.core.paths import PathSetError
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
@@ -37,23 +46,6 @@ log = logging.getLogger(__name__)
 
 CONDITION = "CopyReady"
 CONFLICT_RETRIES = 3
-
-
-@dataclass(frozen=True)
-class Problem:
-    reason: str
-    message: str
-
-
-@dataclass
-class Outcome:
-    """What one reconcile found: values to write, problems, sources still loading."""
-
-    pairs: list[tuple[Path, Any]]
-    problems: list[Problem]
-    sources: set[ObjectRef]
-    waiting: bool = False
-    unknown_resource: bool = False  # a source resource the master does not serve (yet)
 
 
 class CopyController(Controller[ObjectRef]):
@@ -233,62 +225,33 @@ class CopyController(Controller[ObjectRef]):
                 raise
         await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
 
-    async def _resolve(self, key: ObjectRef, parsed: copy_rules.ParsedRules) -> Outcome:
-        outcome = Outcome([], [Problem(e.reason, str(e)) for e in parsed.errors], set())
-        for rule in parsed.rules:
-            if rule.source is None:
-                outcome.pairs.append((rule.dest, rule.literal))
-                continue
-            value = await self._source_value(key, rule, outcome)
-            if value is not None:
-                outcome.pairs.append((rule.dest, value.value))
-        return outcome
+    async def _resolve(self, key: ObjectRef, parsed: copy_rules.ParsedRules) -> Resolution:
+        """Resolve the rules against the source caches (started on first reference)."""
+        scopes = await self.discovery.resolve_all(source_resources(parsed))
+        infos = {
+            GroupResource(i.group, i.resource): i
+            for i in scopes.values()
+            if isinstance(i, ResourceInfo)
+        }
 
-    async def _source_value(
-        self, key: ObjectRef, rule: copy_rules.Rule, outcome: Outcome
-    ) -> copy_rules.Resolved | None:
-        assert rule.source is not None
-        ref = rule.source
-        try:
-            info = await self.discovery.resolve(ref.resource)
-        except (UnknownResource, ResourceNameError) as exc:
-            outcome.unknown_resource |= isinstance(exc, UnknownResource)
-            outcome.problems.append(Problem("InvalidAnnotation", f"{rule.origin}: {exc}"))
-            return None
-        namespace = (ref.namespace or key.namespace) if info.namespaced else ""
-        outcome.sources.add(ObjectRef(self.cluster, info.group, info.resource, namespace, ref.name))
-        # With `namespaces:` configured, sources are watched per namespace, so the hub needs
-        # no cluster-wide read access (to Secrets, say).
-        self.sources.ensure(info, namespace if self.config.namespaces else "")
-        if not self.sources.synced_for(info, namespace):
-            refused = self.sources.forbidden(info, namespace)
-            if refused is not None:
-                outcome.problems.append(
-                    Problem(
-                        "SourceNotFound",
-                        f"{rule.origin}: cannot read {info.resource}: "
-                        f"forbidden ({refused.message})",
-                    )
-                )
-                return None
-            outcome.waiting = True
-            return None
-        source = self.sources.get(info, namespace, ref.name)
-        where = f"{info.resource} {namespace + '/' if namespace else ''}{ref.name}"
-        if source is None:
-            outcome.problems.append(Problem("SourceNotFound", f"{rule.origin}: {where} not found"))
-            return None
-        denied = copy_rules.cross_namespace_denied(
-            self.config.copy.cross_namespace, key.namespace, namespace, source
+        def cached(ref: ObjectRef) -> Obj | Unreadable:
+            info = infos[ref.group_resource]
+            # With `namespaces:` configured, sources are watched per namespace, so the hub
+            # needs no cluster-wide read access (to Secrets, say).
+            self.sources.ensure(info, ref.namespace if self.config.namespaces else "")
+            if not self.sources.synced_for(info, ref.namespace):
+                refused = self.sources.forbidden(info, ref.namespace)
+                return PENDING if refused is None else forbidden(refused.message)
+            return self.sources.get(info, ref.namespace, ref.name) or NOT_FOUND
+
+        return resolve_copies(
+            self.cluster,
+            key.namespace,
+            parsed,
+            scopes,
+            cached,
+            cross_namespace=self.config.copy.cross_namespace,
         )
-        if denied:
-            outcome.problems.append(Problem("CrossNamespaceDenied", f"{rule.origin}: {denied}"))
-            return None
-        resolved = copy_rules.resolve(rule, source)
-        if isinstance(resolved, copy_rules.ResolveError):
-            outcome.problems.append(Problem(resolved.reason, f"{rule.origin}: {resolved.message}"))
-            return None
-        return resolved
 
     async def _write(
         self,
