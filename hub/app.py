@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.controllers.copy.controller import CopyController
 from hub.controllers.propagation.controller import PropagationController
 from hub.core.errors import KubeError, LeadershipLost, UserError

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hub import __version__
-from hub.config.loader import Config, config_path, load_config
+from hub.config.loader import config_path, load_config
+from hub.config.settings import Config
 from hub.core.crds import DEFAULT_KINDS, render_crds
 from hub.core.errors import SandboxError, UserError
 from hub.core.federation import FEDERATED_GROUPS

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.config.loader import ClusterConfig, Config
+from hub.config.settings import ClusterConfig, Config
 from hub.core import copy_rules
 from hub.core.copy_resolve import (
     NOT_FOUND,

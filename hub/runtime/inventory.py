@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from functools import partial
 
-from hub.config.loader import ClusterConfig
+from hub.config.settings import ClusterConfig
 from hub.core.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
 from hub.core.federation import CONTROL_GROUPS, ClusterStatus
 from hub.core.objects import Obj

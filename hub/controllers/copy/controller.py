@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.core import copy_rules
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
 from hub.core.copy_resolve import (

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Protocol
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock
 from hub.controllers.propagation.member import ClusterResult, Hooks, Members
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock, DriftTracker, FightDetector
 from hub.core.errors import ApiError, Conflict, KubeError, NotFound, UnknownResource
 from hub.core.federation import (
