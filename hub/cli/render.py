@@ -38,6 +38,7 @@ from hub.kube.resources import ResourceInfo
 
 
 def load_documents(files: Sequence[str]) -> list[Obj]:
+    """The mapping documents of the YAML files (``-`` is stdin); a bad file is a UserError."""
     documents: list[Obj] = []
     for name in files:
         try:
@@ -146,6 +147,7 @@ class Renderer:
 
 
 async def render_files(config: Config, files: Sequence[str], only: str | None, output: str) -> int:
+    """Print what the hub would write for each Federated object; 1 if any has a problem."""
     documents = load_documents(files)
     names = [c.name for c in config.clusters]
     if only is not None and only not in names:
@@ -211,6 +213,7 @@ def _print(obj: Obj, cluster: str, output: str) -> None:
 
 
 def run_render(config: Config, files: Sequence[str], only: str | None, output: str) -> int:
+    """``synchub render``: the exit code; a cluster that cannot be reached is a UserError."""
     try:
         return asyncio.run(render_files(config, files, only, output))
     except KubeError as exc:

@@ -39,6 +39,8 @@ CLUSTER_KINDS = ("KubeFedCluster", "FederatedCluster")
 
 @dataclass
 class MemberState:
+    """One cluster's client, discovery, health and labels from cluster objects."""
+
     config: ClusterConfig
     client: ClusterClient | None = None
     discovery: Discovery | None = None
@@ -49,9 +51,11 @@ class MemberState:
 
     @property
     def name(self) -> str:
+        """The cluster's name in clusters.yaml."""
         return self.config.name
 
     def placement_cluster(self) -> Cluster:
+        """The cluster as placement sees it: configured labels win over cluster objects'."""
         labels = {**self.extra_labels, **self.config.labels}
         return Cluster(self.name, labels, self.config.is_master)
 
@@ -111,9 +115,11 @@ class Inventory:
             self.changed.publish(name)
 
     def clusters(self) -> list[Cluster]:
+        """Every cluster, as placement sees it."""
         return [s.placement_cluster() for s in self.states.values()]
 
     def get(self, name: str) -> MemberState:
+        """The state of cluster ``name``."""
         return self.states[name]
 
     def set_labels(self, name: str, labels: dict[str, str]) -> bool:
@@ -132,6 +138,7 @@ class Inventory:
         self._set(state, False, *_classify(exc))
 
     async def close(self) -> None:
+        """Close the member clients (the master's belongs to the manager)."""
         for state in self.states.values():
             if state.name != self.master_name and state.client is not None:
                 await state.client.close()

@@ -177,6 +177,7 @@ class CopyController(Controller[ObjectRef]):
         return info is not None and self.sources.synced_for(info, ref.namespace)
 
     def synced(self) -> bool:
+        """Target caches synced and source caches synced or refused (``/readyz``)."""
         return self.targets.all_synced() and self.sources.settled()
 
     def in_sync(self) -> bool:
@@ -186,6 +187,7 @@ class CopyController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
+        """Resolve one target's rules, write the values that differ, report the problems."""
         seen = self._source_seen.pop(key, None)
         info = self.targets.infos.get(key.group_resource)
         target = self.targets.get(info, key.namespace, key.name) if info else None

@@ -137,6 +137,7 @@ class PropagationController(Controller[ObjectRef]):
     # --- events ----------------------------------------------------------------------------
 
     def on_federated(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        """A Federated object changed on the master: queue it, noting when it was seen."""
         if info.group not in FEDERATED_GROUPS:
             return
         ref = _ref(self.master, info, obj)
@@ -175,6 +176,7 @@ class PropagationController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
+        """Finalize a deleted Federated object, or place it and write its status."""
         if not self.inventory.labels_synced():
             # Placing on partial labels could delete copies that belong there.
             raise Requeue(0.5)
