@@ -25,7 +25,8 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.config.loader import Config, load_config
+from hub.config.loader import load_config
+from hub.config.settings import Config
 from hub.sandbox import MASTER, Sandbox, context_name, member_names
 
 MEMBERS = 2

@@ -1,4 +1,12 @@
-"""Wiring: connect to the master, start caches and controllers, serve HTTP, shut down cleanly."""
+"""The manager: connect to the master, build and run the controllers, serve HTTP, shut down.
+
+Controllers are listed in :data:`CONTROLLERS` as builders. A builder takes the shared
+:class:`Wiring` (config, master client, discovery, the fenced :class:`~hub.runtime.writer.Writers`,
+the shared target caches, the controllers built before it) and returns a controller, or None
+when the controller does not apply. Controllers subscribe themselves to what their
+:class:`~hub.runtime.wiring.Declaration` says they watch; the manager starts them, judges
+them for ``/readyz`` and ``--once``, and drains them on shutdown.
+"""
 
 from __future__ import annotations
 
@@ -6,68 +14,144 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.controllers.copy.controller import CopyController
 from hub.controllers.propagation.controller import PropagationController
 from hub.core.errors import KubeError, LeadershipLost, UserError
-from hub.core.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
-from hub.core.objects import Obj
+from hub.core.federation import CONTROL_GROUPS, propagation_mode
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
-from hub.kube.resources import ResourceInfo
-from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
+from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
 from hub.runtime.leader import LeaderElector, WriteFence
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
-from hub.runtime.writer import Writer
+from hub.runtime.writer import Writers
 from hub.web.server import HttpServer
 
 log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 30.0  # seconds: new Federated CRDs become targets within this
 ONCE_TIMEOUT = 300.0
-CLUSTER_KINDS = ("KubeFedCluster", "FederatedCluster")
 SHUTDOWN_GRACE = 10.0
+
+C = TypeVar("C", bound=Controller[Any])
 
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How ``synchub run`` was asked to run."""
+
     once: bool = False
+    """Judge once and exit: 0 when everything is in sync."""
     dry_run: bool = False
+    """Log the writes that would be made; make none."""
     mode: str | None = None
+    """``--mode``: overrides ``propagation.mode`` of clusters.yaml."""
     http_host: str = "0.0.0.0"
+    """Address for /healthz, /readyz and /metrics."""
     http_port: int = 8080
+    """Port for /healthz, /readyz and /metrics (0: any free port)."""
 
 
-class Hub:
-    def __init__(self, config: Config, options: RunOptions) -> None:
+@dataclass
+class Wiring:
+    """What a controller builder gets: the shared collaborators of one connected hub."""
+
+    config: Config
+    options: RunOptions
+    master: ClusterClient
+    discovery: Discovery
+    mode: str
+    """The propagation mode in effect: ``direct`` or ``controller``."""
+    supervisor: Supervisor
+    metrics: Metrics
+    writers: Writers
+    """The only source of writers: all behind the leadership fence and ``--dry-run``."""
+    targets: CacheSet
+    """Shared watch caches of target and Federated objects on the master."""
+    controllers: list[Controller[Any]] = field(default_factory=list)
+    """The controllers built so far, in :data:`CONTROLLERS` order."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Called on shutdown after the workers stopped (member clients, say)."""
+
+    def find(self, kind: type[C]) -> C:
+        """The controller of type ``kind`` built before this one."""
+        for controller in self.controllers:
+            if isinstance(controller, kind):
+                return controller
+        raise LookupError(f"no {kind.__name__} built yet (see CONTROLLERS order)")
+
+
+#: Builds one controller, or returns None when it does not apply to this hub.
+Builder = Callable[[Wiring], Controller[Any] | None]
+
+
+def _copy(w: Wiring) -> CopyController:
+    return CopyController(
+        w.config, w.master, w.discovery, w.targets, w.writers, w.supervisor, w.metrics
+    )
+
+
+def _propagation(w: Wiring) -> PropagationController | None:
+    if w.mode != "direct":
+        return None
+    inventory = Inventory(
+        w.master, w.discovery, w.config.master, list(w.config.members), w.supervisor, w.metrics
+    )
+    w.closers.append(inventory.close)
+    controller = PropagationController(
+        w.config,
+        inventory,
+        w.targets,
+        w.writers,
+        w.supervisor,
+        w.metrics,
+        copy=w.find(CopyController),
+    )
+    inventory.start()
+    return controller
+
+
+#: Every controller the hub runs, built in this order (a later one may ``find`` an earlier
+#: one). Adding a controller: write a builder and append it here.
+CONTROLLERS: tuple[Builder, ...] = (_copy, _propagation)
+
+
+class Manager:
+    """Connects to the master, builds and runs the controllers, serves HTTP, shuts down."""
+
+    def __init__(
+        self, config: Config, options: RunOptions, builders: Sequence[Builder] = CONTROLLERS
+    ) -> None:
         self.config = config
         self.options = options
+        self.builders = tuple(builders)
         self.metrics = Metrics()
         self.supervisor = Supervisor()
-        self.copy: CopyController | None = None
-        self.propagation: PropagationController | None = None
-        self.inventory: Inventory | None = None
+        self.controllers: list[Controller[Any]] = []
+        self.closers: list[Callable[[], Awaitable[None]]] = []
         self.server = HttpServer(self.metrics, self.readiness)
         self.fence = WriteFence()
         self.elector: LeaderElector | None = None
 
     def readiness(self) -> tuple[bool, str]:
+        """``/readyz``: the leader, connected, every controller's caches synced."""
         if self.elector is not None and not self.elector.is_leader:
             return False, f"not the leader ({self.elector.identity})"
-        if self.copy is None:
+        if not self.controllers:
             return False, "connecting to the master"
-        if not self.copy.synced():
+        if not all(c.synced() for c in self.controllers):
             return False, "caches syncing"
         return True, "ready"
 
     async def run(self, stop: asyncio.Event) -> int:
+        """Run until ``stop`` is set (or, with ``--once``, until judged); the exit code."""
         if not self.options.once:
             try:
                 await self.server.start(self.options.http_host, self.options.http_port)
@@ -127,15 +211,7 @@ class Hub:
             mode,
             " (dry-run: no writes)" if self.options.dry_run else "",
         )
-        writer = Writer(master, self.metrics, dry_run=self.options.dry_run, fence=self.fence)
-        self.copy = CopyController(
-            self.config, master, discovery, writer, self.supervisor, self.metrics
-        )
-        if mode == "direct":
-            self._start_propagation(master, discovery)
-        await self._start_targets(discovery)
-        self.supervisor.spawn("copy-workers", self.copy.run_workers)
-        self.supervisor.spawn("discovery", lambda: self._rediscover(discovery))
+        await self._start(self._build(master, discovery, mode), discovery)
         if self.options.once:
             return await self._once()
         if self.elector is not None:
@@ -149,143 +225,94 @@ class Hub:
         log.info("shutting down")
         return 0
 
-    def _start_propagation(self, master: ClusterClient, discovery: Discovery) -> None:
-        assert self.copy is not None
-        copy = self.copy
-        self.inventory = Inventory(
+    def _build(self, master: ClusterClient, discovery: Discovery, mode: str) -> Wiring:
+        """Build every controller; each subscribes itself to what it watches."""
+        wiring = Wiring(
+            self.config,
+            self.options,
             master,
             discovery,
-            self.config.master,
-            list(self.config.members),
+            mode,
             self.supervisor,
             self.metrics,
-            on_ready=lambda _name: None,
+            Writers(self.metrics, dry_run=self.options.dry_run, fence=self.fence),
+            CacheSet(master, self.supervisor, self.metrics),
+            closers=self.closers,
         )
-        self.propagation = PropagationController(
-            self.config,
-            self.inventory,
-            copy.targets,
-            self.supervisor,
-            self.metrics,
-            dry_run=self.options.dry_run,
-            is_copy_source=lambda ref: ref in copy.index.sources(),
-            fence=self.fence,
-        )
-        self.inventory.on_ready = self.propagation.resync
-        copy.targets.add_handler(self.propagation.on_federated)
-        copy.on_template_written = self.propagation.note_change
-        copy.on_judged = self.propagation.queue.add
-        self.propagation.copy_pending = copy.pending
-        self.inventory.start()
-        self._watch_cluster_labels(master, discovery)
-        self.supervisor.spawn("propagation-workers", self.propagation.run_workers)
+        for build in self.builders:
+            controller = build(wiring)
+            if controller is not None:
+                log.debug("controller %s: %s", controller.name, controller.declaration.describe())
+                wiring.controllers.append(controller)
+        return wiring
 
-    def _watch_cluster_labels(self, master: ClusterClient, discovery: Discovery) -> None:
-        """Merge labels of same-named KubeFedCluster / FederatedCluster objects, live."""
-        inventory, propagation = self.inventory, self.propagation
-        assert inventory is not None
-        assert propagation is not None
-
-        def on_cluster(_info: ResourceInfo, kind: EventType, obj: Obj) -> None:
-            metadata = obj.get("metadata") or {}
-            labels = {} if kind == "DELETED" else dict(metadata.get("labels") or {})
-            if inventory.set_labels(str(metadata.get("name", "")), labels):
-                log.info("cluster %s: labels from %s", metadata.get("name"), obj.get("kind"))
-                propagation.resync()
-
-        caches = CacheSet(master, self.supervisor, self.metrics, on_cluster)
-        for info in discovery.resources:
-            if info.group in CONTROL_GROUPS and info.kind in CLUSTER_KINDS and info.preferred:
-                caches.ensure(info)
-        propagation.placement_ready = caches.all_synced
-
-    async def _start_targets(self, discovery: Discovery) -> None:
-        """Caches for the copy targets, and for every Federated type when propagating."""
-        assert self.copy is not None
-        await self.copy.start_targets()
-        if self.propagation is None:
-            return
-        for info in discovery.resources:
-            if info.group in FEDERATED_GROUPS and info.preferred:
-                for namespace in self.config.namespaces or ("",):
-                    self.copy.targets.ensure(info, namespace)
-
-    def _mode(self, discovery: Discovery) -> str:
-        controller = any(discovery.serves_group(g) for g in CONTROL_GROUPS)
-        return propagation_mode(self.options.mode or self.config.propagation.mode, controller)
+    async def _start(self, wiring: Wiring, discovery: Discovery) -> None:
+        """Start the watches, then the workers, then the discovery refresh loop."""
+        self.controllers = wiring.controllers  # /readyz judges them from now on
+        for controller in self.controllers:
+            await controller.refresh()
+        for controller in self.controllers:
+            self.supervisor.spawn(f"{controller.name}-workers", controller.run_workers)
+        self.supervisor.spawn("discovery", lambda: self._rediscover(discovery))
 
     async def _rediscover(self, discovery: Discovery) -> None:
         """Pick up target CRDs created after start (discovery is two cheap requests)."""
-        assert self.copy is not None
         while True:
             await asyncio.sleep(DISCOVERY_INTERVAL)
             try:
                 await discovery.refresh()
-                await self._start_targets(discovery)
+                for controller in self.controllers:
+                    await controller.refresh()
             except KubeError as exc:
                 log.warning("discovery refresh failed: %s", exc)
 
     async def _once(self) -> int:
-        """Wait until every cache has synced and the queue is settled, then judge."""
-        assert self.copy is not None
-        copy = self.copy
-        controllers: list[CopyController | PropagationController] = [copy]
-        if self.propagation is not None:
-            controllers.append(self.propagation)
-            await self._members_probed()
+        """Wait until every cache has synced and every queue is settled, then judge."""
+        for controller in self.controllers:
+            await controller.settle()
         deadline = time.monotonic() + ONCE_TIMEOUT
         settled = 0
         while settled < 3:
-            idle = copy.synced() and all(
-                not len(c.queue) and not c.queue.processing for c in controllers
+            idle = all(
+                c.synced() and not len(c.queue) and not c.queue.processing for c in self.controllers
             )
             settled = settled + 1 if idle else 0
             if time.monotonic() > deadline:
                 log.error("--once: not settled after %.0fs", ONCE_TIMEOUT)
                 return 1
             await asyncio.sleep(0.05)
-        delayed = sum(c.queue.delayed for c in controllers)
+        delayed = sum(c.queue.delayed for c in self.controllers)
         if delayed:
             log.error("--once: %d objects are waiting to retry after errors", delayed)
             return 1
         if self.metrics.dry_run_skipped:
             log.error("--once --dry-run: %d writes would be needed", self.metrics.dry_run_skipped)
             return 1
-        if not copy.in_sync() or (self.propagation and self.propagation.unsynced):
+        if not all(c.in_sync() for c in self.controllers):
             log.error("--once: some objects are not in sync (see the warnings above)")
             return 1
         log.info("--once: everything is in sync")
         return 0
 
-    async def _members_probed(self) -> None:
-        """--once judges members too: give each its first probe before looking."""
-        assert self.inventory is not None
-        inventory = self.inventory
-        try:
-            async with asyncio.timeout(30):
-                await inventory.probed.wait()
-        except TimeoutError:
-            pass
-        assert self.propagation is not None
-        self.propagation.resync()
-
     async def _shutdown(self) -> None:
-        for controller in (self.copy, self.propagation):
-            if controller is not None:
-                controller.queue.shutdown()
+        for controller in self.controllers:
+            controller.queue.shutdown()
         try:
             async with asyncio.timeout(SHUTDOWN_GRACE):
-                for controller in (self.copy, self.propagation):
-                    if controller is not None:
-                        await controller.queue.drain()  # in-flight writes finish
+                for controller in self.controllers:
+                    await controller.queue.drain()  # in-flight writes finish
         except TimeoutError:
             log.warning("shutdown: in-flight work did not finish in %.0fs", SHUTDOWN_GRACE)
         await self.supervisor.stop()
         if self.elector is not None:
             await self.elector.release()
-        if self.inventory is not None:
-            await self.inventory.close()
+        for close in self.closers:
+            await close()
         await self.server.stop()
+
+    def _mode(self, discovery: Discovery) -> str:
+        controller = any(discovery.serves_group(g) for g in CONTROL_GROUPS)
+        return propagation_mode(self.options.mode or self.config.propagation.mode, controller)
 
 
 async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.config.loader import ClusterConfig, Config
+from hub.config.settings import ClusterConfig, Config
 from hub.core.errors import ApiError, ClusterUnreachable, Forbidden, KubeError, Unauthorized
 from hub.core.federation import CONTROL_GROUPS, FEDERATED_GROUPS, propagation_mode
 from hub.kube.client import ClusterClient

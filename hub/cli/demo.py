@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hub.config.loader import Config, load_config
+from hub.config.loader import load_config
+from hub.config.settings import Config
 from hub.core.crds import render_crds
 from hub.core.errors import Conflict, KubeError, NotFound, SandboxError
 from hub.kube.client import ClusterClient

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hub import __version__
-from hub.config.loader import Config, config_path, load_config
+from hub.config.loader import config_path, load_config
+from hub.config.settings import Config
 from hub.core.crds import DEFAULT_KINDS, render_crds
 from hub.core.errors import SandboxError, UserError
 from hub.core.federation import FEDERATED_GROUPS
@@ -123,7 +124,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
-    from hub.app import Hub, RunOptions
+    from hub.app import Manager, RunOptions
     from hub.runtime.logs import setup_logging
 
     host, port = parse_addr(args.http_addr)
@@ -137,7 +138,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await Hub(config, options).run(stop)
+        return await Manager(config, options).run(stop)
 
     return asyncio.run(main())
 

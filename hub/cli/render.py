@@ -11,29 +11,34 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from hub.config.loader import ClusterConfig, Config
+from hub.config.settings import ClusterConfig, Config
 from hub.core import copy_rules
-from hub.core.errors import (
-    KubeError,
-    NotFound,
-    ResourceNameError,
-    UnknownResource,
-    UsageError,
-    UserError,
+from hub.core.copy_resolve import (
+    NOT_FOUND,
+    Problem,
+    Unreadable,
+    forbidden,
+    placed_namespace,
+    problem_lines,
+    resolve_copies,
+    source_refs,
+    source_resources,
 )
+from hub.core.errors import Forbidden, KubeError, NotFound, UnknownResource, UsageError, UserError
 from hub.core.federation import FEDERATED_GROUPS, api_group, target_kind
-from hub.core.objects import Obj
+from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.placement import Cluster, PlacementError, select_clusters
 from hub.core.render import RenderError, render, target_api_version
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
+from hub.kube.resources import ResourceInfo
 
 
 def load_documents(files: Sequence[str]) -> list[Obj]:
+    """The mapping documents of the YAML files (``-`` is stdin); a bad file is a UserError."""
     documents: list[Obj] = []
     for name in files:
         try:
@@ -50,53 +55,81 @@ def load_documents(files: Sequence[str]) -> list[Obj]:
 
 
 class Renderer:
+    """Reads what the hub would read, live: copy sources on the master, member discovery."""
+
     def __init__(self, config: Config, master: ClusterClient, discovery: Discovery) -> None:
         self.config = config
         self.master = master
         self.discovery = discovery
         self.members: dict[str, Discovery | None] = {config.master.name: discovery}
 
-    async def resolve_copies(self, obj: Obj) -> tuple[Obj, list[str]]:
-        """The object with its copy rules applied from live sources, and the problems."""
-        metadata = obj.get("metadata") or {}
-        namespace = str(metadata.get("namespace") or "default")
-        parsed = copy_rules.parse_rules(metadata.get("annotations") or {})
-        problems = [str(e) for e in parsed.errors]
-        pairs: list[tuple[Any, Any]] = []
-        for rule in parsed.rules:
-            if rule.source is None:
-                pairs.append((rule.dest, rule.literal))
-                continue
-            try:
-                info = await self.discovery.resolve(rule.source.resource)
-                source_ns = (rule.source.namespace or namespace) if info.namespaced else ""
-                source = await self.master.get(info.path(source_ns, rule.source.name))
-            except (UnknownResource, ResourceNameError) as exc:
-                problems.append(f"{rule.origin}: InvalidAnnotation: {exc}")
-                continue
-            except NotFound:
-                problems.append(f"{rule.origin}: SourceNotFound: {rule.source}")
-                continue
-            denied = copy_rules.cross_namespace_denied(
-                self.config.copy.cross_namespace, namespace, source_ns, source
-            )
-            if denied:
-                problems.append(f"{rule.origin}: CrossNamespaceDenied: {denied}")
-                continue
-            resolved = copy_rules.resolve(rule, source)
-            if isinstance(resolved, copy_rules.ResolveError):
-                problems.append(f"{rule.origin}: {resolved.reason}: {resolved.message}")
-            else:
-                pairs.append((rule.dest, resolved.value))
-        return copy_rules.apply_values(obj, pairs), problems
+    async def resolve_copies(self, obj: Obj) -> tuple[Obj, list[Problem]]:
+        """The object as the hub would see and write it, and the problems it would report.
 
-    async def api_version(self, cluster: ClusterConfig, fed: Obj, kind: str) -> str:
-        explicit = target_api_version(fed)
-        if explicit:
-            return explicit
+        Resolution is the hub's own (hub.core.copy_resolve); the sources are read live.
+        A namespaced object without a namespace gets ``default``, as ``kubectl apply`` does.
+        """
+        obj = await self._placed(obj)
+        metadata = obj.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "")
+        parsed = copy_rules.parse_rules(metadata.get("annotations") or {})
+        scopes = await self.discovery.resolve_all(source_resources(parsed))
+        refs = source_refs(self.master.name, namespace, parsed, scopes)
+        infos = {
+            GroupResource(i.group, i.resource): i
+            for i in scopes.values()
+            if isinstance(i, ResourceInfo)
+        }
+        fetched = {ref: await self._read(infos[ref.group_resource], ref) for ref in refs}
+        resolution = resolve_copies(
+            self.master.name,
+            namespace,
+            parsed,
+            scopes,
+            fetched.__getitem__,
+            cross_namespace=self.config.copy.cross_namespace,
+        )
+        return copy_rules.apply_values(obj, resolution.pairs), resolution.problems
+
+    async def _placed(self, obj: Obj) -> Obj:
+        """``obj`` with the namespace the API server would give it (see placed_namespace)."""
+        try:
+            info = await self.discovery.for_kind(
+                api_group(str(obj.get("apiVersion", ""))), str(obj.get("kind", ""))
+            )
+        except UnknownResource:
+            return obj  # the master does not serve the type: the hub would never see it
+        metadata = dict(obj.get("metadata") or {})
+        namespace = placed_namespace(obj, info.namespaced)
+        if metadata.get("namespace", "") == namespace:
+            return obj
+        if namespace:
+            metadata["namespace"] = namespace
+        else:
+            metadata.pop("namespace", None)
+        return {**obj, "metadata": metadata}
+
+    async def _read(self, info: ResourceInfo, ref: ObjectRef) -> Obj | Unreadable:
+        """The source as the hub's watch cache would hold it, or why it would not.
+
+        The hub lists (watches) the source resource cluster-wide, or per namespace when
+        ``namespaces:`` is set; a refused list is "forbidden" even where a read of the one
+        object would be allowed, so the list is tried first.
+        """
+        scope = ref.namespace if self.config.namespaces else ""
+        try:
+            await self.master.get(info.path(scope), params={"limit": "1"})
+            found: Obj = await self.master.get(info.path(ref.namespace, ref.name))
+            return found
+        except NotFound:
+            return NOT_FOUND
+        except Forbidden as exc:
+            return forbidden(exc.message)
+
+    async def target_info(self, cluster: ClusterConfig, fed: Obj, kind: str) -> ResourceInfo:
+        """The resource the copy is written as on ``cluster`` (the hub's own choice)."""
         discovery = await self._discovery(cluster)
-        info = await discovery.for_kind_any_group(kind)
-        return info.api_version
+        return await discovery.for_target(target_api_version(fed), kind)
 
     async def _discovery(self, cluster: ClusterConfig) -> Discovery:
         if cluster.name not in self.members:
@@ -107,12 +140,14 @@ class Renderer:
         return found
 
     async def close(self) -> None:
+        """Close the member clients (the master's belongs to the caller)."""
         for name, discovery in self.members.items():
             if name != self.config.master.name and discovery is not None:
                 await discovery.client.close()
 
 
 async def render_files(config: Config, files: Sequence[str], only: str | None, output: str) -> int:
+    """Print what the hub would write for each Federated object; 1 if any has a problem."""
     documents = load_documents(files)
     names = [c.name for c in config.clusters]
     if only is not None and only not in names:
@@ -138,8 +173,8 @@ async def _render_one(
         print(f"# skipped {kind} {name}: not a Federated type", file=sys.stderr)
         return True
     fed, problems = await renderer.resolve_copies(obj)
-    for problem in problems:
-        print(f"{kind} {name}: {problem}", file=sys.stderr)
+    for line in problem_lines(problems):
+        print(f"{kind} {name}: {line}", file=sys.stderr)
     clusters = [Cluster(c.name, c.labels, c.is_master) for c in config.clusters]
     placement = select_clusters(fed, clusters)
     if isinstance(placement, PlacementError):
@@ -150,7 +185,7 @@ async def _render_one(
         if cluster.name not in placement.selected or (only and cluster.name != only):
             continue
         try:
-            version = await renderer.api_version(cluster, fed, target_kind(kind))
+            version = (await renderer.target_info(cluster, fed, target_kind(kind))).api_version
         except (KubeError, UnknownResource, ValueError) as exc:
             print(f"{kind} {name}: cluster {cluster.name}: {exc}", file=sys.stderr)
             ok = False
@@ -178,6 +213,7 @@ def _print(obj: Obj, cluster: str, output: str) -> None:
 
 
 def run_render(config: Config, files: Sequence[str], only: str | None, output: str) -> int:
+    """``synchub render``: the exit code; a cluster that cannot be reached is a UserError."""
     try:
         return asyncio.run(render_files(config, files, only, output))
     except KubeError as exc:

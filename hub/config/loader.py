@@ -1,4 +1,4 @@
-"""Load and validate ``clusters.yaml`` (DESIGN.md §3) into frozen dataclasses.
+"""Load and validate ``clusters.yaml`` into the frozen settings of :mod:`hub.config.settings`.
 
 Every problem is a :class:`ConfigError` naming the file, the key and what is wrong.
 """
@@ -8,19 +8,26 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import yaml
 
+from hub.config.settings import (
+    ClusterConfig,
+    Config,
+    CopyConfig,
+    CrossNamespacePolicy,
+    LeaderElectionConfig,
+    PropagationConfig,
+    PropagationMode,
+)
 from hub.core.describe import type_of
 from hub.core.errors import ConfigError, KubeconfigError
 from hub.core.federation import MASTER_LABEL
 from hub.kube.kubeconfig import (
     IN_CLUSTER,
-    ClientConfig,
     KubeconfigSet,
     default_kubeconfig_paths,
     expand,
@@ -29,54 +36,6 @@ from hub.kube.kubeconfig import (
 
 DEFAULT_CONFIG = "clusters.yaml"
 CONFIG_ENV = "SYNCHUB_CONFIG"
-
-PropagationMode = Literal["auto", "federation", "direct"]
-CrossNamespacePolicy = Literal["deny", "source-opt-in", "allow"]
-
-
-@dataclass(frozen=True)
-class ClusterConfig(ClientConfig):
-    """One cluster of ``clusters.yaml``: how to reach it, plus what placement needs."""
-
-    labels: Mapping[str, str]
-    """Configured labels; the master always carries ``cluster-master: "true"``."""
-    is_master: bool = False
-    """Whether this is the master cluster."""
-
-
-@dataclass(frozen=True)
-class PropagationConfig:
-    mode: PropagationMode = "auto"
-    create_namespaces: bool = True
-    adopt: bool = False
-    deletion_timeout: float = 300.0  # seconds
-
-
-@dataclass(frozen=True)
-class LeaderElectionConfig:
-    enabled: bool = False
-    namespace: str = "synchub-system"
-
-
-@dataclass(frozen=True)
-class CopyConfig:
-    cross_namespace: CrossNamespacePolicy = "source-opt-in"
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path
-    master: ClusterConfig
-    members: tuple[ClusterConfig, ...]
-    targets: tuple[str, ...] = ()
-    namespaces: tuple[str, ...] = ()
-    propagation: PropagationConfig = field(default_factory=PropagationConfig)
-    leader_election: LeaderElectionConfig = field(default_factory=LeaderElectionConfig)
-    copy: CopyConfig = field(default_factory=CopyConfig)
-
-    @property
-    def clusters(self) -> tuple[ClusterConfig, ...]:
-        return (self.master, *self.members)
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from hub.core.errors import KubeError, UnknownResource
+from hub.core.errors import KubeError, ResourceNameError, UnknownResource
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo, by_kind, resolve_resource
 
@@ -62,6 +63,30 @@ class Discovery:
         if info is None:
             raise UnknownResource(self.client.name, name)
         return info
+
+    async def resolve_all(
+        self, names: Iterable[str]
+    ) -> dict[str, ResourceInfo | UnknownResource | ResourceNameError]:
+        """:meth:`resolve` each name; a name that resolves to nothing maps to its error."""
+        found: dict[str, ResourceInfo | UnknownResource | ResourceNameError] = {}
+        for name in names:
+            try:
+                found[name] = await self.resolve(name)
+            except (UnknownResource, ResourceNameError) as exc:
+                found[name] = exc
+        return found
+
+    async def for_target(self, api_version: str | None, kind: str) -> ResourceInfo:
+        """The resource a rendered copy of ``kind`` is written as on this cluster.
+
+        The one choice of the target apiVersion: the template's explicit ``apiVersion``
+        (group/version) when it has one, else the kind's preferred version in whichever
+        group serves it.
+        """
+        if api_version:
+            group, _, version = api_version.rpartition("/")
+            return await self.for_kind(group, kind, version)
+        return await self.for_kind_any_group(kind)
 
     async def for_kind(self, group: str, kind: str, version: str | None = None) -> ResourceInfo:
         await self.ensure()

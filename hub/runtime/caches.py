@@ -30,7 +30,7 @@ class CacheSet:
         client: ClusterClient,
         supervisor: Supervisor,
         metrics: Metrics,
-        handler: Handler,
+        handler: Handler | None = None,
         *,
         on_synced: SyncHandler | None = None,
         label_selector: str = "",
@@ -38,7 +38,7 @@ class CacheSet:
         self.client = client
         self.supervisor = supervisor
         self.metrics = metrics
-        self.handlers = [handler]
+        self.handlers = [handler] if handler is not None else []
         self.on_synced = on_synced
         self.label_selector = label_selector
         self._caches: dict[tuple[GroupResource, str], WatchCache] = {}
@@ -71,6 +71,7 @@ class CacheSet:
         return cache
 
     def add_handler(self, handler: Handler) -> None:
+        """Also call ``handler`` for every event (a controller watching a shared set)."""
         self.handlers.append(handler)
 
     def _dispatch(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:

@@ -6,11 +6,12 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from hub.core.errors import Forbidden, KubeError, QueueShutDown, Requeue
 from hub.runtime.metrics import Metrics
 from hub.runtime.queue import WorkQueue
+from hub.runtime.wiring import Declaration, Resources
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,16 @@ FORBIDDEN_RETRY = 30.0  # seconds
 
 
 class Controller(ABC, Generic[K]):
+    """A work queue of keys and workers that reconcile them; the manager runs it.
+
+    Subclasses set :attr:`name` and :attr:`declaration`, take their collaborators in the
+    constructor (subscribing their handlers there) and implement :meth:`reconcile`. The hooks
+    :meth:`refresh`, :meth:`synced`, :meth:`settle` and :meth:`in_sync` let the manager start,
+    probe and judge every controller the same way.
+    """
+
     name: str = "controller"
+    declaration: ClassVar[Declaration] = Declaration(Resources("master", "nothing"))
 
     def __init__(self, metrics: Metrics, workers: int = 4) -> None:
         self.metrics = metrics
@@ -31,7 +41,22 @@ class Controller(ABC, Generic[K]):
     async def reconcile(self, key: K) -> None:
         """Bring one key to its desired state; raise to be retried with backoff."""
 
+    async def refresh(self) -> None:
+        """Start watches for what discovery now shows; called at start and after each refresh."""
+
+    def synced(self) -> bool:
+        """True once the caches this controller reads have synced (``/readyz``)."""
+        return True
+
+    async def settle(self) -> None:
+        """``--once``: gather what must be known before judging (members probed, say)."""
+
+    def in_sync(self) -> bool:
+        """``--once``: True when no object this controller handles reports a problem."""
+        return True
+
     async def run_workers(self) -> None:
+        """Run the workers until the queue shuts down."""
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))
 
     async def _worker(self) -> None:

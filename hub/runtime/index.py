@@ -8,7 +8,7 @@ replaces its whole dependency set at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, KeysView
+from collections.abc import Hashable, Iterable, KeysView
 from typing import Generic, TypeVar
 
 __all__ = ["DependencyIndex"]
@@ -64,17 +64,9 @@ class DependencyIndex(Generic[S, T]):
         """Targets that depend on ``source``."""
         return frozenset(self._targets_by_source.get(source, ()))
 
-    def sources_of(self, target: T) -> frozenset[S]:
-        """Sources ``target`` depends on."""
-        return self._sources_by_target.get(target, frozenset())
-
     def sources(self) -> KeysView[S]:
         """Live read-only view of every source some target depends on."""
         return self._targets_by_source.keys()
-
-    def referenced(self, predicate: Callable[[S], bool]) -> bool:
-        """Whether any referenced source matches, e.g. ``lambda s: s.group_resource == gr``."""
-        return any(predicate(source) for source in self._targets_by_source)
 
     def _unlink(self, source: S, target: T) -> None:
         dependents = self._targets_by_source[source]

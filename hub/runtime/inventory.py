@@ -1,8 +1,10 @@
 """The clusters the hub writes to: a client, discovery, labels and health for each.
 
 Members are probed in the background; an unreachable member is marked not ready, probed with
-backoff, and announced when it returns so the controllers resync it. A member never blocks
-start-up or the other members.
+backoff, and announced on :attr:`Inventory.changed` when it returns so the controllers
+resync it. Labels of same-named ``KubeFedCluster``/``FederatedCluster`` objects on the master
+are merged in live and announced the same way. A member never blocks start-up or the other
+members.
 """
 
 from __future__ import annotations
@@ -10,28 +12,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from hub.config.loader import ClusterConfig
+from hub.config.settings import ClusterConfig
 from hub.core.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
-from hub.core.federation import ClusterStatus
+from hub.core.federation import CONTROL_GROUPS, ClusterStatus
+from hub.core.objects import Obj
 from hub.core.placement import Cluster
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
+from hub.kube.resources import ResourceInfo
+from hub.kube.watch import EventType
+from hub.runtime.caches import CacheSet
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
+from hub.runtime.wiring import Topic
 
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 10.0  # seconds between probes of a healthy member
 PROBE_BACKOFF = (1.0, 30.0)  # first and longest wait between probes of a failing member
 MEMBER_TIMEOUT = 10.0  # per request: a black-holed member costs at most this
+CLUSTER_KINDS = ("KubeFedCluster", "FederatedCluster")
 
 
 @dataclass
 class MemberState:
+    """One cluster's client, discovery, health and labels from cluster objects."""
+
     config: ClusterConfig
     client: ClusterClient | None = None
     discovery: Discovery | None = None
@@ -42,14 +51,18 @@ class MemberState:
 
     @property
     def name(self) -> str:
+        """The cluster's name in clusters.yaml."""
         return self.config.name
 
     def placement_cluster(self) -> Cluster:
+        """The cluster as placement sees it: configured labels win over cluster objects'."""
         labels = {**self.extra_labels, **self.config.labels}
         return Cluster(self.name, labels, self.config.is_master)
 
 
 class Inventory:
+    """Every cluster the hub writes to, the master included, with its health and labels."""
+
     def __init__(
         self,
         master: ClusterClient,
@@ -58,12 +71,13 @@ class Inventory:
         members: list[ClusterConfig],
         supervisor: Supervisor,
         metrics: Metrics,
-        on_ready: Callable[[str], None],
     ) -> None:
         self.supervisor = supervisor
         self.metrics = metrics
-        self.on_ready = on_ready
+        #: Publishes a cluster's name when it becomes ready or its labels change.
+        self.changed: Topic[str] = Topic("inventory.changed")
         self.master_name = master.name
+        self._labels = CacheSet(master, supervisor, metrics, self._on_cluster_object)
         self.states: dict[str, MemberState] = {
             master.name: MemberState(
                 master_config, master, master_discovery, ready=True, message=""
@@ -78,14 +92,34 @@ class Inventory:
             self.probed.set()
 
     def start(self) -> None:
+        """Probe every member in the background and watch the master's cluster objects."""
         for state in self.states.values():
             if state.name != self.master_name:
                 self.supervisor.spawn(f"probe:{state.name}", partial(self._probe_loop, state))
+        discovery = self.states[self.master_name].discovery
+        assert discovery is not None
+        for info in discovery.resources:
+            if info.group in CONTROL_GROUPS and info.kind in CLUSTER_KINDS and info.preferred:
+                self._labels.ensure(info)
+
+    def labels_synced(self) -> bool:
+        """False while cluster labels are still loading (placement must wait for them)."""
+        return self._labels.all_synced()
+
+    def _on_cluster_object(self, _info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        metadata = obj.get("metadata") or {}
+        labels = {} if kind == "DELETED" else dict(metadata.get("labels") or {})
+        name = str(metadata.get("name", ""))
+        if self.set_labels(name, labels):
+            log.info("cluster %s: labels from %s", name, obj.get("kind"))
+            self.changed.publish(name)
 
     def clusters(self) -> list[Cluster]:
+        """Every cluster, as placement sees it."""
         return [s.placement_cluster() for s in self.states.values()]
 
     def get(self, name: str) -> MemberState:
+        """The state of cluster ``name``."""
         return self.states[name]
 
     def set_labels(self, name: str, labels: dict[str, str]) -> bool:
@@ -104,6 +138,7 @@ class Inventory:
         self._set(state, False, *_classify(exc))
 
     async def close(self) -> None:
+        """Close the member clients (the master's belongs to the manager)."""
         for state in self.states.values():
             if state.name != self.master_name and state.client is not None:
                 await state.client.close()
@@ -145,7 +180,7 @@ class Inventory:
         self.metrics.cluster_ready.labels(cluster=state.name).set(1 if ready else 0)
         if ready and not was:
             log.info("cluster %s is ready", state.name)
-            self.on_ready(state.name)
+            self.changed.publish(state.name)
         elif was and not ready:
             log.warning("cluster %s is not ready: %s", state.name, message)
 

@@ -200,10 +200,6 @@ class WorkQueue(Generic[K]):
         """Keys waiting on an :meth:`add_after` / :meth:`add_rate_limited` timer."""
         return len(self._delayed)
 
-    @property
-    def shutting_down(self) -> bool:
-        return self._shutting_down
-
     # adding
 
     def add(self, key: K) -> None:

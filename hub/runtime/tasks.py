@@ -25,9 +25,6 @@ class Supervisor:
             return
         self._tasks[name] = asyncio.create_task(self._keep(name, factory), name=name)
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._tasks
-
     async def _keep(self, name: str, factory: TaskFactory) -> None:
         delay = 1.0
         while not self._stopping:
@@ -40,11 +37,6 @@ class Supervisor:
                 log.exception("task %s failed; restarting in %.0fs", name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
-
-    def cancel(self, name: str) -> None:
-        task = self._tasks.pop(name, None)
-        if task is not None:
-            task.cancel()
 
     async def stop(self) -> None:
         self._stopping = True

@@ -175,3 +175,20 @@ class Writer:
             raise
         except Exception as exc:  # an event is a courtesy; never fail a reconcile on it
             log.debug("could not record event on %s: %s", metadata.get("name"), exc)
+
+
+class Writers:
+    """Makes every :class:`Writer` the hub uses: one dry-run switch, one leadership fence.
+
+    The manager creates one and hands it to each controller, so no controller can write
+    without holding the lease (``WriteFence``) or in spite of ``--dry-run``.
+    """
+
+    def __init__(self, metrics: Metrics, *, dry_run: bool, fence: WriteFence) -> None:
+        self.metrics = metrics
+        self.dry_run = dry_run
+        self.fence = fence
+
+    def for_client(self, client: ClusterClient) -> Writer:
+        """A writer to ``client``'s cluster, behind the fence."""
+        return Writer(client, self.metrics, dry_run=self.dry_run, fence=self.fence)

@@ -12,7 +12,7 @@ import yaml
 from kubernetes import client as k8s
 
 from conftest import Clusters
-from hub.config.loader import ClusterConfig
+from hub.config.settings import ClusterConfig
 from hub.kube.client import ClusterClient
 
 

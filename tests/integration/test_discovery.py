@@ -12,7 +12,7 @@ import yaml
 from kubernetes import client as k8s
 
 from conftest import Clusters, open_crd
-from hub.config.loader import ClusterConfig
+from hub.config.settings import ClusterConfig
 from hub.core.errors import NotFound, Unauthorized, UnknownResource
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery

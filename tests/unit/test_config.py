@@ -15,15 +15,13 @@ from types import MappingProxyType
 import pytest
 import yaml
 
-from hub.config.loader import (
+from hub.config.loader import config_path, load_config, parse_config
+from hub.config.settings import (
     ClusterConfig,
     Config,
     CopyConfig,
     LeaderElectionConfig,
     PropagationConfig,
-    config_path,
-    load_config,
-    parse_config,
 )
 from hub.core.errors import ConfigError
 

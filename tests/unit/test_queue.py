@@ -212,7 +212,8 @@ async def test_shutdown_hands_out_remaining_then_raises() -> None:
     assert [await queue.get(), await queue.get()] == ["a", "b"]
     with pytest.raises(QueueShutDown):
         await queue.get()
-    assert queue.shutting_down
+    queue.add("d")  # still refused after draining
+    assert len(queue) == 0
 
 
 async def test_shutdown_still_requeues_keys_dirtied_before_it() -> None:

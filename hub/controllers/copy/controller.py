@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.core import copy_rules
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
+from hub.core.copy_resolve import (
+    NOT_FOUND,
+    PENDING,
+    Problem,
+    Resolution,
+    Unreadable,
+    forbidden,
+    resolve_copies,
+    source_resources,
+)
 from hub.core.errors import Conflict, Forbidden, NotFound, ResourceNameError, UnknownResource
 from hub.core.federation import FEDERATED_GROUPS
 from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.patch import merge_patch
-from hub.core.paths import Path, PathSetError
+from hub.core.paths import PathSetError
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
@@ -31,7 +39,8 @@ from hub.runtime.controller import Controller
 from hub.runtime.index import DependencyIndex
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
-from hub.runtime.writer import Writer
+from hub.runtime.wiring import Declaration, Resources, Topic
+from hub.runtime.writer import Writers
 
 log = logging.getLogger(__name__)
 
@@ -39,32 +48,30 @@ CONDITION = "CopyReady"
 CONFLICT_RETRIES = 3
 
 
-@dataclass(frozen=True)
-class Problem:
-    reason: str
-    message: str
-
-
-@dataclass
-class Outcome:
-    """What one reconcile found: values to write, problems, sources still loading."""
-
-    pairs: list[tuple[Path, Any]]
-    problems: list[Problem]
-    sources: set[ObjectRef]
-    waiting: bool = False
-    unknown_resource: bool = False  # a source resource the master does not serve (yet)
-
-
 class CopyController(Controller[ObjectRef]):
+    """Resolves copy annotations on target objects on the master (see the module docstring).
+
+    ``targets`` is the manager's shared cache set of target objects on the master; this
+    controller adds its handler to it and starts the caches of the resources it targets.
+    """
+
     name = "copy"
+    declaration = Declaration(
+        for_=Resources("master", "copy targets (Federated* objects or configured targets)"),
+        owns=(
+            Resources("master", "copied fields and the CopyReady condition of targets"),
+            Resources("master", "Warning Events"),
+        ),
+        watches=("copy sources (any readable object named by a rule)",),
+    )
 
     def __init__(
         self,
         config: Config,
         client: ClusterClient,
         discovery: Discovery,
-        writer: Writer,
+        targets: CacheSet,
+        writers: Writers,
         supervisor: Supervisor,
         metrics: Metrics,
     ) -> None:
@@ -73,9 +80,10 @@ class CopyController(Controller[ObjectRef]):
         self.cluster = client.name
         self.client = client
         self.discovery = discovery
-        self.writer = writer
+        self.writer = writers.for_client(client)
         self.index: DependencyIndex[ObjectRef, ObjectRef] = DependencyIndex()
-        self.targets = CacheSet(client, supervisor, metrics, self._on_target)
+        self.targets = targets
+        targets.add_handler(self._on_target)
         self.sources = CacheSet(
             client, supervisor, metrics, self._on_source, on_synced=self._on_source_synced
         )
@@ -86,12 +94,17 @@ class CopyController(Controller[ObjectRef]):
         #: Targets naming a source resource the master does not serve; looked at again after
         #: every discovery refresh, so a CRD installed later is picked up.
         self._unknown_resource: set[ObjectRef] = set()
-        #: Told when a template was rewritten because of a source change seen at that time.
-        self.on_template_written: Callable[[ObjectRef, float], None] | None = None
-        #: Told the first time an object's copy rules have been judged.
-        self.on_judged: Callable[[ObjectRef], None] | None = None
+        #: Publishes (target, monotonic time the source change was seen) when a template was
+        #: rewritten because of a source change.
+        self.template_written: Topic[tuple[ObjectRef, float]] = Topic("copy.template-written")
+        #: Publishes a target the first time its copy rules have been judged.
+        self.judged: Topic[ObjectRef] = Topic("copy.judged")
 
     # --- targets ---------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Start the target caches (again after each discovery refresh)."""
+        await self.start_targets()
 
     async def start_targets(self) -> None:
         """Start a cache for every target resource (call again to pick up new CRDs)."""
@@ -155,11 +168,16 @@ class CopyController(Controller[ObjectRef]):
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         return copy_rules.has_copy_rules(annotations)
 
+    def is_source(self, ref: ObjectRef) -> bool:
+        """Some target copies from ``ref`` (the hub never writes over a copy source)."""
+        return ref in self.index.sources()
+
     def _source_synced(self, ref: ObjectRef) -> bool:
         info = self.sources.infos.get(ref.group_resource)
         return info is not None and self.sources.synced_for(info, ref.namespace)
 
     def synced(self) -> bool:
+        """Target caches synced and source caches synced or refused (``/readyz``)."""
         return self.targets.all_synced() and self.sources.settled()
 
     def in_sync(self) -> bool:
@@ -169,6 +187,7 @@ class CopyController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
+        """Resolve one target's rules, write the values that differ, report the problems."""
         seen = self._source_seen.pop(key, None)
         info = self.targets.infos.get(key.group_resource)
         target = self.targets.get(info, key.namespace, key.name) if info else None
@@ -208,62 +227,33 @@ class CopyController(Controller[ObjectRef]):
                 raise
         await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
 
-    async def _resolve(self, key: ObjectRef, parsed: copy_rules.ParsedRules) -> Outcome:
-        outcome = Outcome([], [Problem(e.reason, str(e)) for e in parsed.errors], set())
-        for rule in parsed.rules:
-            if rule.source is None:
-                outcome.pairs.append((rule.dest, rule.literal))
-                continue
-            value = await self._source_value(key, rule, outcome)
-            if value is not None:
-                outcome.pairs.append((rule.dest, value.value))
-        return outcome
+    async def _resolve(self, key: ObjectRef, parsed: copy_rules.ParsedRules) -> Resolution:
+        """Resolve the rules against the source caches (started on first reference)."""
+        scopes = await self.discovery.resolve_all(source_resources(parsed))
+        infos = {
+            GroupResource(i.group, i.resource): i
+            for i in scopes.values()
+            if isinstance(i, ResourceInfo)
+        }
 
-    async def _source_value(
-        self, key: ObjectRef, rule: copy_rules.Rule, outcome: Outcome
-    ) -> copy_rules.Resolved | None:
-        assert rule.source is not None
-        ref = rule.source
-        try:
-            info = await self.discovery.resolve(ref.resource)
-        except (UnknownResource, ResourceNameError) as exc:
-            outcome.unknown_resource |= isinstance(exc, UnknownResource)
-            outcome.problems.append(Problem("InvalidAnnotation", f"{rule.origin}: {exc}"))
-            return None
-        namespace = (ref.namespace or key.namespace) if info.namespaced else ""
-        outcome.sources.add(ObjectRef(self.cluster, info.group, info.resource, namespace, ref.name))
-        # With `namespaces:` configured, sources are watched per namespace, so the hub needs
-        # no cluster-wide read access (to Secrets, say).
-        self.sources.ensure(info, namespace if self.config.namespaces else "")
-        if not self.sources.synced_for(info, namespace):
-            refused = self.sources.forbidden(info, namespace)
-            if refused is not None:
-                outcome.problems.append(
-                    Problem(
-                        "SourceNotFound",
-                        f"{rule.origin}: cannot read {info.resource}: "
-                        f"forbidden ({refused.message})",
-                    )
-                )
-                return None
-            outcome.waiting = True
-            return None
-        source = self.sources.get(info, namespace, ref.name)
-        where = f"{info.resource} {namespace + '/' if namespace else ''}{ref.name}"
-        if source is None:
-            outcome.problems.append(Problem("SourceNotFound", f"{rule.origin}: {where} not found"))
-            return None
-        denied = copy_rules.cross_namespace_denied(
-            self.config.copy.cross_namespace, key.namespace, namespace, source
+        def cached(ref: ObjectRef) -> Obj | Unreadable:
+            info = infos[ref.group_resource]
+            # With `namespaces:` configured, sources are watched per namespace, so the hub
+            # needs no cluster-wide read access (to Secrets, say).
+            self.sources.ensure(info, ref.namespace if self.config.namespaces else "")
+            if not self.sources.synced_for(info, ref.namespace):
+                refused = self.sources.forbidden(info, ref.namespace)
+                return PENDING if refused is None else forbidden(refused.message)
+            return self.sources.get(info, ref.namespace, ref.name) or NOT_FOUND
+
+        return resolve_copies(
+            self.cluster,
+            key.namespace,
+            parsed,
+            scopes,
+            cached,
+            cross_namespace=self.config.copy.cross_namespace,
         )
-        if denied:
-            outcome.problems.append(Problem("CrossNamespaceDenied", f"{rule.origin}: {denied}"))
-            return None
-        resolved = copy_rules.resolve(rule, source)
-        if isinstance(resolved, copy_rules.ResolveError):
-            outcome.problems.append(Problem(resolved.reason, f"{rule.origin}: {resolved.message}"))
-            return None
-        return resolved
 
     async def _write(
         self,
@@ -284,8 +274,8 @@ class CopyController(Controller[ObjectRef]):
                 written = await self.writer.merge_patch(info, key.namespace, key.name, patch)
                 if written is not None:  # None: dry-run, nothing was written
                     log.info("copy: updated %s", key)
-                if seen is not None and self.on_template_written is not None:
-                    self.on_template_written(key, seen)
+                if seen is not None:
+                    self.template_written.publish((key, seen))
                 return written or target
             except Conflict:
                 if attempt == CONFLICT_RETRIES:
@@ -305,8 +295,8 @@ class CopyController(Controller[ObjectRef]):
         current = frozenset(problems)
         previous = self.reported.get(key)
         self.reported[key] = current
-        if previous is None and self.on_judged is not None:
-            self.on_judged(key)  # propagation held this object until now
+        if previous is None:
+            self.judged.publish(key)  # propagation held this object until now
         for problem in sorted(current - (previous or frozenset()), key=lambda p: p.message):
             log.warning("copy %s: %s: %s", key, problem.reason, problem.message)
             await self.writer.event(

@@ -1,0 +1,320 @@
+"""Per-member work of direct propagation: place, correct, remove or orphan one copy.
+
+Member caches hold only objects labelled ``synchub.io/managed=true``, so the hub knows what
+it owns without listing everything. Writes happen only when the desired hash changed or the
+live object drifted (see :mod:`.drift`). Nothing is ever deleted because a list failed:
+deletions come from one Federated object's placement against a synced cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.config.settings import Config
+from hub.controllers.propagation.drift import Clock, DriftTracker, FightDetector
+from hub.core.errors import ApiError, Conflict, KubeError, NotFound, UnknownResource
+from hub.core.federation import (
+    ADOPT_ANNOTATION,
+    FIELD_MANAGER,
+    HASH_ANNOTATION,
+    MANAGED_LABEL,
+    ORIGIN_ANNOTATION,
+    UPDATE_MODE_ANNOTATION,
+    UPDATE_MODE_CREATE_ONLY,
+    ClusterStatus,
+    annotation_is_true,
+)
+from hub.core.objects import Obj, ObjectRef
+from hub.core.render import RenderError, render, target_api_version
+from hub.kube.resources import ResourceInfo
+from hub.runtime.caches import CacheSet, Handler
+from hub.runtime.inventory import Inventory, MemberState
+from hub.runtime.metrics import Metrics
+from hub.runtime.tasks import Supervisor
+from hub.runtime.writer import Writer, Writers
+
+log = logging.getLogger(__name__)
+
+FIGHT_BACKOFF = 60.0  # seconds before looking again at a copy another writer keeps changing
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What happened to one Federated object on one cluster (one ``status.clusters`` entry)."""
+
+    name: str
+    status: ClusterStatus
+    message: str = ""
+    wrote: bool = False
+
+    def as_status(self) -> dict[str, str]:
+        """The ``status.clusters`` entry."""
+        entry = {"name": self.name, "status": str(self.status)}
+        if self.message:
+            entry["message"] = self.message
+        return entry
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How member work reaches back into its controller (given at construction)."""
+
+    on_event: Handler
+    """A managed copy changed on a member."""
+    on_synced: Callable[[], None]
+    """A member cache synced: look at every Federated object again."""
+    requeue_after: Callable[[ObjectRef, float], None]
+    """Look at a Federated object again after a delay."""
+    is_copy_source: Callable[[ObjectRef], bool]
+    """Some copy rule reads this object (it is never written)."""
+
+
+class Members:
+    """Caches, writers and drift records per member; the work on one member for one object."""
+
+    def __init__(
+        self,
+        config: Config,
+        inventory: Inventory,
+        writers: Writers,
+        supervisor: Supervisor,
+        metrics: Metrics,
+        hooks: Hooks,
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.inventory = inventory
+        self.writers = writers
+        self.supervisor = supervisor
+        self.metrics = metrics
+        self.hooks = hooks
+        self.master = inventory.master_name
+        self.caches: dict[str, CacheSet] = {}
+        self._writers: dict[str, Writer] = {}
+        self.drift: DriftTracker[tuple[str, ObjectRef]] = DriftTracker()
+        self.fights: FightDetector[tuple[str, ObjectRef]] = FightDetector(clock)
+
+    def forget(self, key: ObjectRef) -> None:
+        """The Federated object is gone: drop what was recorded about its copies."""
+        self.drift.forget_where(lambda k: k[1] == key)
+        self.fights.forget_where(lambda k: k[1] == key)
+
+    # --- placing ---------------------------------------------------------------------------
+
+    async def sync(
+        self, key: ObjectRef, fed: Obj, kind: str, state: MemberState, selected: bool
+    ) -> ClusterResult | None:
+        """Bring one cluster in line for one Federated object; None when it holds nothing."""
+        name = state.name
+        if not state.ready or state.discovery is None:
+            return ClusterResult(name, state.problem, state.message) if selected else None
+        try:
+            info = await self.member_info(state, fed, kind)
+        except (UnknownResource, ValueError) as exc:
+            return ClusterResult(name, ClusterStatus.APPLY_FAILED, str(exc)) if selected else None
+        cache = self.cache(state).ensure(info)
+        if not cache.synced.is_set():
+            # Queued again when the cache has synced (see cache()).
+            return (
+                ClusterResult(name, ClusterStatus.CLUSTER_NOT_READY, "syncing")
+                if selected
+                else None
+            )
+        live = cache.get(key.namespace, key.name)
+        ours = live is not None and origin(live) == self.origin(key, fed)
+        try:
+            if selected:
+                return await self._place(key, fed, state, info, live if ours else None)
+            if ours and await self.writer(state).delete(info, key.namespace, key.name):
+                self.drift.forget((name, key))
+                log.info("propagation: removed %s from %s (no longer placed there)", key, name)
+            return None
+        except NotFound:
+            return None
+        except KubeError as exc:
+            self.inventory.mark_failed(name, exc)
+            status = ClusterStatus.APPLY_FAILED if selected else ClusterStatus.DELETION_FAILED
+            return ClusterResult(name, status, short(exc))
+
+    async def _place(
+        self, key: ObjectRef, fed: Obj, state: MemberState, info: ResourceInfo, live: Obj | None
+    ) -> ClusterResult:
+        name = state.name
+        copy_source = ObjectRef(name, info.group, info.resource, key.namespace, key.name)
+        if name == self.master and self.hooks.is_copy_source(copy_source):
+            return ClusterResult(
+                name, ClusterStatus.ALREADY_EXISTS, "the object is a copy source; never written"
+            )
+        rendered = render(fed, name, master_name=self.master, target_api_version=info.api_version)
+        if isinstance(rendered, RenderError):
+            return ClusterResult(name, ClusterStatus.APPLY_FAILED, rendered.message)
+        drifted = False
+        if live is not None:
+            if annotation(fed, UPDATE_MODE_ANNOTATION) == UPDATE_MODE_CREATE_ONLY:
+                return ClusterResult(name, ClusterStatus.PROPAGATED)
+            same_hash = annotation(live, HASH_ANNOTATION) == rendered.desired_hash
+            if same_hash and not self.drift.drifted((name, key), rendered.obj, live):
+                return ClusterResult(name, ClusterStatus.PROPAGATED)
+            drifted = same_hash
+        elif await self._existing(state, info, key) is not None and not self._may_adopt(fed):
+            return ClusterResult(
+                name,
+                ClusterStatus.ALREADY_EXISTS,
+                f"a {info.kind} not managed by synchub exists; annotate the Federated object "
+                f'with {ADOPT_ANNOTATION}: "true" to take it over',
+            )
+        if drifted and self.fights.correcting((name, key)):
+            self.metrics.ownership_conflicts.labels(cluster=name).inc()
+            self.hooks.requeue_after(key, FIGHT_BACKOFF)
+            return ClusterResult(
+                name,
+                ClusterStatus.APPLY_FAILED,
+                "another writer keeps changing this object; backing off",
+            )
+        written = await self._apply(state, info, key, rendered.obj)
+        if written is None:  # dry-run: the writer logged what it would do
+            return ClusterResult(name, ClusterStatus.PROPAGATED)
+        self.drift.wrote((name, key), written)
+        verb = "corrected drift of" if drifted else ("updated" if live else "created")
+        log.info("propagation: %s %s on %s", verb, key, name)
+        return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
+
+    def _may_adopt(self, fed: Obj) -> bool:
+        return self.config.propagation.adopt or annotation_is_true(fed, ADOPT_ANNOTATION)
+
+    async def _existing(self, state: MemberState, info: ResourceInfo, key: ObjectRef) -> Obj | None:
+        assert state.client is not None
+        try:
+            found: Obj = await state.client.get(info.path(key.namespace, key.name))
+            return found
+        except NotFound:
+            return None
+
+    async def _apply(
+        self, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj
+    ) -> Obj | None:
+        writer = self.writer(state)
+        try:
+            return await writer.apply(
+                info, key.namespace, key.name, obj, field_manager=FIELD_MANAGER
+            )
+        except NotFound:
+            if not (
+                info.namespaced and key.namespace and self.config.propagation.create_namespaces
+            ):
+                raise
+        await self._create_namespace(state, key.namespace)
+        return await writer.apply(info, key.namespace, key.name, obj, field_manager=FIELD_MANAGER)
+
+    async def _create_namespace(self, state: MemberState, namespace: str) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        namespaces = ResourceInfo("", "v1", "namespaces", "Namespace", namespaced=False)
+        try:
+            await self.writer(state).create(namespaces, "", body)
+            log.info("propagation: created namespace %s on %s", namespace, state.name)
+        except Conflict:
+            pass  # created meanwhile
+
+    # --- removing --------------------------------------------------------------------------
+
+    async def remove(
+        self, key: ObjectRef, fed: Obj, kind: str, state: MemberState, orphan: bool
+    ) -> ClusterResult | None:
+        """Delete (or orphan) the copy on one cluster; None when nothing is left there."""
+        name = state.name
+        if not state.ready or state.discovery is None:
+            known = self.caches.get(name)
+            if known is None or not known.all_synced() or self._cached_copy(known, key, fed):
+                return ClusterResult(name, ClusterStatus.WAITING_FOR_REMOVAL, state.message)
+            return None
+        try:
+            info = await self.member_info(state, fed, kind)
+        except (UnknownResource, ValueError):
+            return None
+        cache = self.cache(state).ensure(info)
+        if not cache.synced.is_set():
+            return ClusterResult(name, ClusterStatus.WAITING_FOR_REMOVAL, "cache syncing")
+        live = cache.get(key.namespace, key.name)
+        if live is None or origin(live) != self.origin(key, fed):
+            return None
+        try:
+            if orphan:
+                return await self._orphan(key, state, info)
+            if await self.writer(state).delete(info, key.namespace, key.name):
+                log.info("propagation: deleted %s from %s", key, name)
+            return None
+        except NotFound:
+            return None
+        except KubeError as exc:
+            self.inventory.mark_failed(name, exc)
+            return ClusterResult(name, ClusterStatus.DELETION_FAILED, short(exc))
+
+    async def _orphan(
+        self, key: ObjectRef, state: MemberState, info: ResourceInfo
+    ) -> ClusterResult:
+        patch = {
+            "metadata": {"labels": {MANAGED_LABEL: None}, "annotations": {HASH_ANNOTATION: None}}
+        }
+        if await self.writer(state).merge_patch(info, key.namespace, key.name, patch):
+            log.info("propagation: orphaned %s on %s", key, state.name)
+        return ClusterResult(state.name, ClusterStatus.ORPHANED)
+
+    def _cached_copy(self, cache: CacheSet, key: ObjectRef, fed: Obj) -> bool:
+        wanted = self.origin(key, fed)
+        return any(origin(obj) == wanted for c in cache for obj in c.store.values())
+
+    # --- per-member plumbing ---------------------------------------------------------------
+
+    async def member_info(self, state: MemberState, fed: Obj, kind: str) -> ResourceInfo:
+        """The resource the copy of ``fed`` is written as on this member."""
+        assert state.discovery is not None
+        return await state.discovery.for_target(target_api_version(fed), kind)
+
+    def cache(self, state: MemberState) -> CacheSet:
+        """The member's cache set of managed copies (started on first use)."""
+        cache = self.caches.get(state.name)
+        if cache is None:
+            assert state.client is not None
+            cache = CacheSet(
+                state.client,
+                self.supervisor,
+                self.metrics,
+                self.hooks.on_event,
+                on_synced=lambda _info: self.hooks.on_synced(),
+                label_selector=f"{MANAGED_LABEL}=true",
+            )
+            self.caches[state.name] = cache
+        return cache
+
+    def writer(self, state: MemberState) -> Writer:
+        """The fenced writer to the member (made again when its client was replaced)."""
+        writer = self._writers.get(state.name)
+        if writer is None or writer.client is not state.client:
+            assert state.client is not None
+            writer = self.writers.for_client(state.client)
+            self._writers[state.name] = writer
+        return writer
+
+    def origin(self, key: ObjectRef, fed: Obj) -> str:
+        """The origin annotation value the copies of ``fed`` carry."""
+        group = str(fed.get("apiVersion", "")).rpartition("/")[0]
+        return f"{self.master}/{group}/{fed.get('kind')}/{key.namespace}/{key.name}"
+
+
+def annotation(obj: Obj, name: str) -> str:
+    """One annotation of ``obj``, or ``""``."""
+    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(name, ""))
+
+
+def origin(obj: Obj) -> str:
+    """The origin annotation of a copy, or ``""``."""
+    return annotation(obj, ORIGIN_ANNOTATION)
+
+
+def short(exc: KubeError) -> str:
+    """An error as one bounded line for ``status.clusters``."""
+    if isinstance(exc, ApiError):
+        return f"{exc.status} {exc.reason}: {exc.message}"[:300]
+    return str(exc)[:300]
