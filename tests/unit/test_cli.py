@@ -1,4 +1,4 @@
-"""Unit tests for hub.cli.main: exit codes and one-line errors (DESIGN.md §2), no clusters needed."""
+"""Unit tests for hub.cli.main: exit codes and one-line errors, no clusters needed."""
 
 from __future__ import annotations
 
