@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from hub import __version__
 from hub.config.settings import Config
 from hub.controllers.copy.controller import CopyController
 from hub.controllers.propagation.controller import PropagationController
@@ -30,6 +31,7 @@ from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
 from hub.runtime.leader import LeaderElector, WriteFence
 from hub.runtime.metrics import Metrics
+from hub.runtime.snapshots import ClusterSnapshot, HubInfo, Snapshots
 from hub.runtime.tasks import Supervisor
 from hub.runtime.writer import Writers
 from hub.web.server import HttpServer
@@ -79,6 +81,8 @@ class Wiring:
     """The controllers built so far, in :data:`CONTROLLERS` order."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Called on shutdown after the workers stopped (member clients, say)."""
+    snapshots: Snapshots = field(default_factory=Snapshots)
+    """Where controllers publish what the status page shows."""
 
     def find(self, kind: type[C]) -> C:
         """The controller of type ``kind`` built before this one."""
@@ -94,7 +98,14 @@ Builder = Callable[[Wiring], Controller[Any] | None]
 
 def _copy(w: Wiring) -> CopyController:
     return CopyController(
-        w.config, w.master, w.discovery, w.targets, w.writers, w.supervisor, w.metrics
+        w.config,
+        w.master,
+        w.discovery,
+        w.targets,
+        w.writers,
+        w.supervisor,
+        w.metrics,
+        snapshots=w.snapshots,
     )
 
 
@@ -102,7 +113,13 @@ def _propagation(w: Wiring) -> PropagationController | None:
     if w.mode != "direct":
         return None
     inventory = Inventory(
-        w.master, w.discovery, w.config.master, list(w.config.members), w.supervisor, w.metrics
+        w.master,
+        w.discovery,
+        w.config.master,
+        list(w.config.members),
+        w.supervisor,
+        w.metrics,
+        snapshots=w.snapshots,
     )
     w.closers.append(inventory.close)
     controller = PropagationController(
@@ -113,6 +130,7 @@ def _propagation(w: Wiring) -> PropagationController | None:
         w.supervisor,
         w.metrics,
         copy=w.find(CopyController),
+        snapshots=w.snapshots,
     )
     inventory.start()
     return controller
@@ -136,7 +154,9 @@ class Manager:
         self.supervisor = Supervisor()
         self.controllers: list[Controller[Any]] = []
         self.closers: list[Callable[[], Awaitable[None]]] = []
-        self.server = HttpServer(self.metrics, self.readiness)
+        self.snapshots = Snapshots()
+        self.snapshots.set_hub(HubInfo(__version__))
+        self.server = HttpServer(self.metrics, self.readiness, self.snapshots)
         self.fence = WriteFence()
         self.elector: LeaderElector | None = None
 
@@ -201,9 +221,13 @@ class Manager:
             self.elector = LeaderElector(
                 master, self.config.leader_election.namespace, self.metrics, fence=self.fence
             )
+            self.snapshots.set_hub(
+                HubInfo(__version__, leader="standby", identity=self.elector.identity)
+            )
             if not await _until_stopped(self.elector.acquire(), stop):
                 return 0
         mode = self._mode(discovery)
+        self._publish_hub(master.name, mode)
         log.info(
             "master %s (%s): propagation mode %s%s",
             master.name,
@@ -238,6 +262,7 @@ class Manager:
             Writers(self.metrics, dry_run=self.options.dry_run, fence=self.fence),
             CacheSet(master, self.supervisor, self.metrics),
             closers=self.closers,
+            snapshots=self.snapshots,
         )
         for build in self.builders:
             controller = build(wiring)
@@ -309,6 +334,13 @@ class Manager:
         for close in self.closers:
             await close()
         await self.server.stop()
+
+    def _publish_hub(self, master: str, mode: str) -> None:
+        """The status page's header, and the master's row until the inventory probes it."""
+        leader = "leader election off" if self.elector is None else "leader"
+        identity = "" if self.elector is None else self.elector.identity
+        self.snapshots.set_hub(HubInfo(__version__, mode, leader, identity))
+        self.snapshots.publish_cluster(ClusterSnapshot(master, True, role="master", mode=mode))
 
     def _mode(self, discovery: Discovery) -> str:
         controller = any(discovery.serves_group(g) for g in CONTROL_GROUPS)

@@ -220,6 +220,7 @@ def main() -> int:
     asyncio.run(arrange(config))
     say("applied a TLS Secret and its FederatedSecret (placement: cluster-master DoesNotExist)")
     port = start_hub(sandbox)
+    say(f"status page: http://127.0.0.1:{port}/status")
     rows = asyncio.run(wait_in_sync(config))
     print(f"\nThe Secret, fanned out to the members (the master's own copy is the source):\n"
           f"{table(rows)}\n")  # fmt: skip
@@ -236,6 +237,7 @@ def main() -> int:
   kubectl -n {NAMESPACE} get federatedsecrets.types.kubefed.io {SECRET} -o yaml   # status
   .venv/bin/synchub render <your FederatedSecret.yaml>    # what the hub would write
   curl -s localhost:{port}/metrics | grep ^synchub_        # metrics
+  open http://127.0.0.1:{port}/status in a browser         # the status page (/status.json)
   tail -f {sandbox.dir / "synchub.log"}                     # the hub's log
 
 Stop everything with: make demo-down   (kubeconfig: {kubeconfig})"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -26,6 +27,7 @@ from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.metrics import Metrics
+from hub.runtime.snapshots import ClusterSnapshot, Snapshots
 from hub.runtime.tasks import Supervisor
 from hub.runtime.wiring import Topic
 
@@ -48,6 +50,9 @@ class MemberState:
     problem: ClusterStatus = ClusterStatus.CLUSTER_NOT_READY
     message: str = "not probed yet"
     extra_labels: dict[str, str] = field(default_factory=dict)
+    version: str = ""  # the API server's gitVersion, once read
+    last_error: str = ""  # the last probe or request failure, kept after recovery
+    last_probe: float | None = None  # wall clock
 
     @property
     def name(self) -> str:
@@ -71,10 +76,13 @@ class Inventory:
         members: list[ClusterConfig],
         supervisor: Supervisor,
         metrics: Metrics,
+        snapshots: Snapshots | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.metrics = metrics
-        #: Publishes a cluster's name when it becomes ready or its labels change.
+        self.snapshots = snapshots or Snapshots()
+        #: Publishes a cluster's name when it becomes ready, stops answering (so objects
+        #: report it at once) or its labels change.
         self.changed: Topic[str] = Topic("inventory.changed")
         self.master_name = master.name
         self._labels = CacheSet(master, supervisor, metrics, self._on_cluster_object)
@@ -90,12 +98,15 @@ class Inventory:
         self.probed = asyncio.Event()
         if not self._unprobed:
             self.probed.set()
+        for state in self.states.values():
+            self._publish(state)
 
     def start(self) -> None:
         """Probe every member in the background and watch the master's cluster objects."""
         for state in self.states.values():
             if state.name != self.master_name:
                 self.supervisor.spawn(f"probe:{state.name}", partial(self._probe_loop, state))
+        self.supervisor.spawn("probe:master", self._master_loop)
         discovery = self.states[self.master_name].discovery
         assert discovery is not None
         for info in discovery.resources:
@@ -128,6 +139,7 @@ class Inventory:
         if state is None or state.extra_labels == labels:
             return False
         state.extra_labels = dict(labels)
+        self._publish(state)
         return True
 
     def mark_failed(self, name: str, exc: KubeError) -> None:
@@ -155,6 +167,19 @@ class Inventory:
                 delay = min(high, low * 2 ** (failures - 1)) * random.uniform(0.8, 1.2)
             await asyncio.sleep(delay)
 
+    async def _master_loop(self) -> None:
+        """Probe the master for its status-page row: version, last probe, last error."""
+        state = self.states[self.master_name]
+        while True:
+            assert state.client is not None
+            try:
+                state.version, ready = await _version(state.client), True
+            except KubeError as exc:
+                state.last_error, ready = str(exc), False
+            state.last_probe = time.time()
+            self._publish(state, ready=ready)
+            await asyncio.sleep(PROBE_INTERVAL)
+
     async def _probe(self, state: MemberState) -> bool:
         try:
             if state.client is None:
@@ -163,6 +188,7 @@ class Inventory:
             assert state.discovery is not None
             if not state.ready:
                 await state.discovery.refresh()  # a returning member may serve other APIs
+                state.version = await _version(state.client)
             else:
                 await state.client.get("/api")  # cheap, and proves the credentials still work
         except KubeError as exc:
@@ -177,12 +203,37 @@ class Inventory:
             self.probed.set()
         was = state.ready
         state.ready, state.problem, state.message = ready, problem, message
+        state.last_error = message or state.last_error
+        state.last_probe = time.time()
+        self._publish(state)
         self.metrics.cluster_ready.labels(cluster=state.name).set(1 if ready else 0)
         if ready and not was:
             log.info("cluster %s is ready", state.name)
             self.changed.publish(state.name)
         elif was and not ready:
             log.warning("cluster %s is not ready: %s", state.name, message)
+            self.changed.publish(state.name)
+
+    def _publish(self, state: MemberState, *, ready: bool | None = None) -> None:
+        labels = state.placement_cluster().labels
+        self.snapshots.publish_cluster(
+            ClusterSnapshot(
+                state.name,
+                state.ready if ready is None else ready,
+                role="master" if state.name == self.master_name else "member",
+                version=state.version,
+                mode="direct",  # an inventory exists only when the hub propagates itself
+                labels=tuple(sorted(labels.items())),
+                last_error=state.last_error,
+                last_probe=state.last_probe,
+            )
+        )
+
+
+async def _version(client: ClusterClient) -> str:
+    """The API server's ``gitVersion`` (``/version`` is one small unauthenticated read)."""
+    answer = await client.get("/version")
+    return str(answer.get("gitVersion", "")) if isinstance(answer, dict) else ""
 
 
 def _classify(exc: KubeError) -> tuple[ClusterStatus, str]:

@@ -38,6 +38,7 @@ from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.index import DependencyIndex
 from hub.runtime.metrics import Metrics
+from hub.runtime.snapshots import Health, Snapshots
 from hub.runtime.tasks import Supervisor
 from hub.runtime.wiring import Declaration, Resources, Topic
 from hub.runtime.writer import Writers
@@ -74,9 +75,11 @@ class CopyController(Controller[ObjectRef]):
         writers: Writers,
         supervisor: Supervisor,
         metrics: Metrics,
+        snapshots: Snapshots | None = None,
     ) -> None:
         super().__init__(metrics)
         self.config = config
+        self.snapshots = snapshots or Snapshots()
         self.cluster = client.name
         self.client = client
         self.discovery = discovery
@@ -193,14 +196,16 @@ class CopyController(Controller[ObjectRef]):
         target = self.targets.get(info, key.namespace, key.name) if info else None
         if info is None or target is None:
             self.index.remove_target(key)
-            self.reported.pop(key, None)
+            if self.reported.pop(key, None) is not None and info is not None:
+                self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
             self._unknown_resource.discard(key)
             return
         annotations = (target.get("metadata") or {}).get("annotations") or {}
         parsed = copy_rules.parse_rules(annotations)
         if not parsed.rules and not parsed.errors:
             self.index.remove_target(key)  # annotation removed: its rules stop at once
-            self.reported.pop(key, None)
+            if self.reported.pop(key, None) is not None:
+                self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
             self._unknown_resource.discard(key)
             return
         outcome = await self._resolve(key, parsed)
@@ -295,6 +300,12 @@ class CopyController(Controller[ObjectRef]):
         current = frozenset(problems)
         previous = self.reported.get(key)
         self.reported[key] = current
+        self.snapshots.publish(
+            self.name, info.kind, key.namespace, key.name,
+            state=problems[0].reason if problems else "Copied",
+            health=Health.FAILING if problems else Health.OK,
+            message="; ".join(p.message for p in problems),
+        )  # fmt: skip
         if previous is None:
             self.judged.publish(key)  # propagation held this object until now
         for problem in sorted(current - (previous or frozenset()), key=lambda p: p.message):

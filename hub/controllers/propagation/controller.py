@@ -37,11 +37,19 @@ from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
 from hub.runtime.metrics import Metrics
+from hub.runtime.snapshots import Cell, Health, Snapshots
 from hub.runtime.tasks import Supervisor
 from hub.runtime.wiring import Declaration, Resources, Topic
 from hub.runtime.writer import Writers
 
 log = logging.getLogger(__name__)
+
+#: How a per-cluster status reads on the status page; any other status is failing.
+HEALTH: dict[str, Health] = {
+    ClusterStatus.PROPAGATED: Health.OK,
+    ClusterStatus.ORPHANED: Health.OK,
+    ClusterStatus.WAITING_FOR_REMOVAL: Health.PROGRESSING,
+}
 
 WAIT_FOR_REMOVAL = 10.0  # seconds between attempts while a cluster holds a deletion
 MEMBERS_PROBED_TIMEOUT = 30.0  # seconds --once waits for every member's first probe
@@ -90,9 +98,11 @@ class PropagationController(Controller[ObjectRef]):
         *,
         copy: CopyView,
         clock: Clock = time.monotonic,
+        snapshots: Snapshots | None = None,
     ) -> None:
         super().__init__(metrics)
         self.config = config
+        self.snapshots = snapshots or Snapshots()
         self.inventory = inventory
         self.federated = federated
         self.supervisor = supervisor
@@ -233,6 +243,8 @@ class PropagationController(Controller[ObjectRef]):
             raise Requeue(WAIT_FOR_REMOVAL)
 
     def _forget(self, key: ObjectRef) -> None:
+        if (info := self.federated.infos.get(key.group_resource)) is not None:
+            self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
         self._observed.pop(key, None)
         self.unsynced.discard(key)
         self.members.forget(key)
@@ -306,6 +318,13 @@ class PropagationController(Controller[ObjectRef]):
         results: list[ClusterResult],
         condition: Condition,
     ) -> None:
+        self.snapshots.publish(
+            self.name, info.kind, key.namespace, key.name,
+            [Cell(r.name, r.status, HEALTH.get(r.status, Health.FAILING), r.message)
+             for r in results],
+            state=condition.reason, health=HEALTH.get(condition.reason, Health.FAILING),
+            message=condition.message,
+        )  # fmt: skip
         if not info.has_status:
             return
         status = fed.get("status") or {}
