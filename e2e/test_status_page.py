@@ -74,6 +74,8 @@ def browser_page() -> Iterator[playwright_sync.Page]:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
+            # expect() has its own 5 s default: too short for a loaded CI machine.
+            playwright_sync.expect.set_options(timeout=TIMEOUT_MS)
             yield page
         finally:
             browser.close()
