@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 from hub import __version__
 from hub.config.settings import Config
 from hub.controllers.copy.controller import CopyController
+from hub.controllers.objectsync.builder import build_objectsync
+from hub.controllers.objectsync.controller import ObjectSyncController
 from hub.controllers.propagation.controller import PropagationController
 from hub.core.errors import KubeError, LeadershipLost, UserError
 from hub.core.federation import CONTROL_GROUPS, propagation_mode
@@ -84,6 +86,25 @@ class Wiring:
     snapshots: Snapshots = field(default_factory=Snapshots)
     """Where controllers publish what the status page shows."""
 
+    _inventory: Inventory | None = None
+
+    def inventory(self) -> Inventory:
+        """The clusters the hub writes to: one set of member clients and probes, shared by
+        every controller that asks."""
+        if self._inventory is None:
+            self._inventory = Inventory(
+                self.master,
+                self.discovery,
+                self.config.master,
+                list(self.config.members),
+                self.supervisor,
+                self.metrics,
+                snapshots=self.snapshots,
+            )
+            self.closers.append(self._inventory.close)
+            self._inventory.start()
+        return self._inventory
+
     def find(self, kind: type[C]) -> C:
         """The controller of type ``kind`` built before this one."""
         for controller in self.controllers:
@@ -112,19 +133,9 @@ def _copy(w: Wiring) -> CopyController:
 def _propagation(w: Wiring) -> PropagationController | None:
     if w.mode != "direct":
         return None
-    inventory = Inventory(
-        w.master,
-        w.discovery,
-        w.config.master,
-        list(w.config.members),
-        w.supervisor,
-        w.metrics,
-        snapshots=w.snapshots,
-    )
-    w.closers.append(inventory.close)
-    controller = PropagationController(
+    return PropagationController(
         w.config,
-        inventory,
+        w.inventory(),
         w.targets,
         w.writers,
         w.supervisor,
@@ -132,13 +143,17 @@ def _propagation(w: Wiring) -> PropagationController | None:
         copy=w.find(CopyController),
         snapshots=w.snapshots,
     )
-    inventory.start()
-    return controller
+
+
+def _objectsync(w: Wiring) -> ObjectSyncController:
+    return build_objectsync(
+        w.config, w.inventory(), w.writers, w.supervisor, w.metrics, once=w.options.once
+    )
 
 
 #: Every controller the hub runs, built in this order (a later one may ``find`` an earlier
 #: one). Adding a controller: write a builder and append it here.
-CONTROLLERS: tuple[Builder, ...] = (_copy, _propagation)
+CONTROLLERS: tuple[Builder, ...] = (_copy, _propagation, _objectsync)
 
 
 class Manager:

@@ -14,9 +14,8 @@ from pathlib import Path
 from hub import __version__
 from hub.config.loader import config_path, load_config
 from hub.config.settings import Config
-from hub.core.crds import DEFAULT_KINDS, render_crds
+from hub.core.crds import ALL_GROUPS, DEFAULT_GROUPS, DEFAULT_KINDS, render_crds
 from hub.core.errors import SandboxError, UserError
-from hub.core.federation import FEDERATED_GROUPS
 from hub.sandbox import DEFAULT_DIR, Sandbox
 from hub.web.server import parse_addr
 
@@ -51,8 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--cluster", help="only this cluster")
     render.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
 
-    crds = commands.add_parser("crds", help="print CRD YAML for Federated types")
-    crds.add_argument("--group", choices=FEDERATED_GROUPS, help="one API group (default both)")
+    crds = commands.add_parser("crds", help="print CRD YAML")
+    crds.add_argument(
+        "--group", choices=ALL_GROUPS, help=f"one API group (default {', '.join(DEFAULT_GROUPS)})"
+    )
     crds.add_argument(
         "--kind",
         action="append",
@@ -104,7 +105,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sandbox":
         return _sandbox(args)
     if args.command == "crds":
-        groups = (args.group,) if args.group else FEDERATED_GROUPS
+        groups = (args.group,) if args.group else DEFAULT_GROUPS
         print(render_crds(groups, args.kind or DEFAULT_KINDS), end="")
         return 0
     config = load_config(config_path(args.config))

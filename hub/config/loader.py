@@ -20,6 +20,7 @@ from hub.config.settings import (
     CopyConfig,
     CrossNamespacePolicy,
     LeaderElectionConfig,
+    ObjectSyncConfig,
     PropagationConfig,
     PropagationMode,
 )
@@ -83,6 +84,7 @@ _TOP_KEYS = frozenset(
         "propagation",
         "leaderElection",
         "copy",
+        "objectSync",
     }
 )
 _CLUSTER_KEYS = frozenset({"name", "context", "kubeconfig", "labels"})
@@ -174,6 +176,7 @@ class _Parser:
             propagation=self.propagation(top.get("propagation")),
             leader_election=self.leader_election(top.get("leaderElection")),
             copy=self.copy(top.get("copy")),
+            object_sync=self.object_sync(top.get("objectSync")),
         )
 
     def cluster(
@@ -337,6 +340,19 @@ class _Parser:
             body.get("crossNamespace"), "copy.crossNamespace", ("source-opt-in", "deny", "allow")
         )
         return CopyConfig(cross_namespace=cast(CrossNamespacePolicy, policy))
+
+    def object_sync(self, raw: Any) -> ObjectSyncConfig:
+        body = self.mapping(raw, "objectSync", frozenset({"allowedResources"}))
+        if body.get("allowedResources") is None:
+            return ObjectSyncConfig()
+        resources = self.string_list(body["allowedResources"], "objectSync.allowedResources")
+        for i, resource in enumerate(resources):
+            if not _TARGET.match(resource):
+                raise self.fail(
+                    f"objectSync.allowedResources[{i}]",
+                    f"{resource!r} is not of the form resource[.group]",
+                )
+        return ObjectSyncConfig(allowed_resources=tuple(r.lower() for r in resources))
 
 
 def _valid_label_key(key: str) -> bool:

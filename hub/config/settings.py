@@ -69,6 +69,16 @@ class CopyConfig:
 
 
 @dataclass(frozen=True)
+class ObjectSyncConfig:
+    """``objectSync:``: limits on ObjectSync (docs/objectsync.md)."""
+
+    allowed_resources: tuple[str, ...] = ("secrets", "configmaps")
+    """``allowedResources``: the resources (``resource[.group]``, e.g. ``cronjobs.batch``) an
+    ObjectSync may copy; a sync of any other kind is refused on the object. Default
+    ``[secrets, configmaps]``, matching the RBAC in deploy/."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of ``clusters.yaml``, validated (kubeconfig contexts included)."""
 
@@ -91,6 +101,8 @@ class Config:
     """``leaderElection:`` settings."""
     copy: CopyConfig = field(default_factory=CopyConfig)
     """``copy:`` settings."""
+    object_sync: ObjectSyncConfig = field(default_factory=ObjectSyncConfig)
+    """``objectSync:`` settings."""
 
     @property
     def clusters(self) -> tuple[ClusterConfig, ...]:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
 
+from hub.core import objectsync_crds
 from hub.core.federation import FEDERATED_GROUPS, FEDERATED_PREFIX, FEDERATION_GROUP, KUBEFED_GROUP
+from hub.core.objectsync import REPLIKA_GROUP, RUSTRIAL_GROUP, SYNCHUB_GROUP
 
 DEFAULT_KINDS = ("Secret", "ConfigMap", "Deployment", "HelmRelease")
 VERSIONS = {KUBEFED_GROUP: "v1beta1", FEDERATION_GROUP: "v1alpha1"}
+
+#: CRDs of SyncHub's own group and of the accepted tools' groups: one builder per CRD.
+#: Each feature adds its builders to its group's tuple.
+GROUP_CRDS: dict[str, tuple[Callable[[], dict[str, Any]], ...]] = {
+    SYNCHUB_GROUP: (objectsync_crds.synchub_objectsync_crd,),
+    RUSTRIAL_GROUP: (objectsync_crds.rustrial_objectsync_crd,),
+    REPLIKA_GROUP: (objectsync_crds.replika_crd,),
+}
+#: Every group ``synchub crds --group`` accepts.
+ALL_GROUPS = (*FEDERATED_GROUPS, *GROUP_CRDS)
+#: What ``synchub crds`` prints without ``--group``.
+DEFAULT_GROUPS = (KUBEFED_GROUP, SYNCHUB_GROUP)
 
 _OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
@@ -83,6 +97,17 @@ def federated_crd(group: str, kind: str) -> dict[str, Any]:
 def render_crds(
     groups: Sequence[str] = FEDERATED_GROUPS, kinds: Sequence[str] = DEFAULT_KINDS
 ) -> str:
-    """A multi-document YAML stream of the CRDs, stable for diffing against ``deploy/crds``."""
-    documents = [federated_crd(g, k) for g in groups for k in kinds]
+    """A multi-document YAML stream of the CRDs, stable for diffing against ``deploy/crds``.
+
+    ``kinds`` picks the Federated kinds; the other groups always print all their CRDs.
+    """
+    documents = [
+        crd
+        for g in groups
+        for crd in (
+            [federated_crd(g, k) for k in kinds]
+            if g in FEDERATED_GROUPS
+            else [build() for build in GROUP_CRDS[g]]
+        )
+    ]
     return yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)

@@ -1,4 +1,4 @@
-"""JSON merge patches (RFC 7386) computed from two versions of an object."""
+"""JSON merge patches (RFC 7386) computed from two versions of an object, and containment."""
 
 from __future__ import annotations
 
@@ -30,3 +30,19 @@ _MISSING: Any = object()
 def _same(a: Any, b: Any) -> bool:
     # type() check keeps 1 vs 1.0 vs True distinct: the server would store them differently.
     return type(a) is type(b) and a == b
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """True when every field of ``desired`` has the same value in ``live`` (server defaults
+    may add fields; lists must match item by item)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(
+            k in live and contains(live[k], v) for k, v in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(contains(a, b) for a, b in zip(live, desired, strict=True))
+        )
+    return bool(live == desired)

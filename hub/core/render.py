@@ -123,7 +123,8 @@ def _template(federated_obj: Obj, kind: str) -> Obj:
     return copy.deepcopy(dict(template))
 
 
-def _strip_server_owned(obj: Obj) -> None:
+def strip_server_owned(obj: Obj) -> None:
+    """Drop ``status`` and the metadata the API server owns (in place, on a copy)."""
     obj.pop("status", None)
     metadata = obj.get("metadata")
     if isinstance(metadata, dict):
@@ -165,14 +166,14 @@ def _render(
         metadata["namespace"] = namespace
     else:
         metadata.pop("namespace", None)
-    _strip_server_owned(obj)
+    strip_server_owned(obj)
 
     overridden = apply_overrides(obj, federated_obj, cluster_name)
     if isinstance(overridden, OverrideError):
         return RenderError(overridden.message)  # already names the cluster
     # Overrides cannot touch /metadata itself, but may have added server-owned fields.
     obj = overridden
-    _strip_server_owned(obj)
+    strip_server_owned(obj)
     metadata = obj["metadata"]
 
     _string_map(metadata, "labels")[MANAGED_LABEL] = "true"

@@ -64,11 +64,20 @@ class CacheSet:
             on_synced=lambda: self.on_synced(info) if self.on_synced else None,
         )
         self._caches[key] = cache
+        self.supervisor.spawn(self._task_name(key), cache.run)
+        return cache
+
+    def stop(self, info: ResourceInfo, namespace: str = "") -> None:
+        """Stop the cache of ``info`` in ``namespace`` and forget its objects (no events)."""
+        key = (GroupResource(info.group, info.resource), namespace if info.namespaced else "")
+        if self._caches.pop(key, None) is not None:
+            self.supervisor.cancel(self._task_name(key))
+
+    def _task_name(self, key: tuple[GroupResource, str]) -> str:
         name = f"watch#{self._serial}:{self.client.name}:{key[0]}:{key[1] or '*'}"
         if self.label_selector:
             name += f"[{self.label_selector}]"
-        self.supervisor.spawn(name, cache.run)
-        return cache
+        return name
 
     def add_handler(self, handler: Handler) -> None:
         """Also call ``handler`` for every event (a controller watching a shared set)."""

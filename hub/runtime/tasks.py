@@ -25,6 +25,16 @@ class Supervisor:
             return
         self._tasks[name] = asyncio.create_task(self._keep(name, factory), name=name)
 
+    def cancel(self, name: str) -> None:
+        """Stop task ``name`` for good (a watch nothing needs any more)."""
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+    def names(self) -> list[str]:
+        """Names of the tasks running now."""
+        return list(self._tasks)
+
     async def _keep(self, name: str, factory: TaskFactory) -> None:
         delay = 1.0
         while not self._stopping:

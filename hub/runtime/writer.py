@@ -114,6 +114,16 @@ class Writer:
         )
         return result
 
+    async def replace(self, info: ResourceInfo, namespace: str, name: str, obj: Obj) -> Obj | None:
+        """Replace one object whole (PUT); set metadata.resourceVersion for optimistic locking."""
+        if self._skip("replace", info, namespace, name, ""):
+            return None
+        self._count("update")
+        result: Obj = await self._send(
+            f"replace {info.kind} {name}", "PUT", info.path(namespace, name), body=obj
+        )
+        return result
+
     async def create(self, info: ResourceInfo, namespace: str, obj: Obj) -> Obj | None:
         name = str((obj.get("metadata") or {}).get("name", ""))
         if self._skip("create", info, namespace, name, ""):

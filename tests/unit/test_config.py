@@ -189,6 +189,13 @@ BAD_CONFIGS = [
     (MASTER + "propagation: {mode: Direct}\n", "propagation.mode", "got 'Direct'"),
     (MASTER + "copy: {crossNamespace: permissive}\n", "copy.crossNamespace", "must be one of"),
     (MASTER + "copy: {crossNamespace: [deny]}\n", "copy.crossNamespace", "must be one of"),
+    (MASTER + "objectSync: {allowed: [secrets]}\n", "objectSync.allowed", "unknown key"),
+    (MASTER + "objectSync: {allowedResources: secrets}\n", "objectSync.allowedResources", "list"),
+    (
+        MASTER + "objectSync: {allowedResources: [secrets, 'a/b']}\n",
+        "objectSync.allowedResources[1]",
+        "resource[.group]",
+    ),
     (MASTER + "targets: secrets\n", "targets", "must be a list of strings, got a string"),
     (MASTER + "targets: [secrets, 3]\n", "targets[1]", "must be a non-empty string, got a number"),
     (MASTER + "namespaces: default\n", "namespaces", "must be a list of strings"),
@@ -646,3 +653,11 @@ def test_master_context_is_required_outside_a_pod(tmp_path: Path) -> None:
     path = write_config(tmp_path, "master: {name: hubmaster}\n")
     error = config_error(path, {})
     assert "master.context" in str(error)
+
+
+def test_object_sync_allowed_resources(tmp_path: Path, environ: dict[str, str]) -> None:
+    default = load_config(write_config(tmp_path, MASTER), environ)
+    assert default.object_sync.allowed_resources == ("secrets", "configmaps")
+    text = MASTER + "objectSync: {allowedResources: [Secrets, cronjobs.batch]}\n"
+    configured = load_config(write_config(tmp_path, text), environ)
+    assert configured.object_sync.allowed_resources == ("secrets", "cronjobs.batch")

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.core.crds import DEFAULT_KINDS, VERSIONS, render_crds
+from hub.core.crds import ALL_GROUPS, DEFAULT_KINDS, VERSIONS, render_crds
 from hub.core.federation import FEDERATED_GROUPS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 
 
-@pytest.mark.parametrize("group", FEDERATED_GROUPS)
+@pytest.mark.parametrize("group", ALL_GROUPS)
 def test_deploy_crds_equal_rendered(group: str) -> None:
     on_disk = (DEPLOY / f"{group}.yaml").read_text()
     assert list(yaml.safe_load_all(on_disk)) == list(yaml.safe_load_all(render_crds((group,))))

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from hub.core.objects import Obj
+from hub.core.patch import contains
 
 K = TypeVar("K", bound=Hashable)
 
@@ -22,24 +23,6 @@ Clock = Callable[[], float]
 
 FIGHT_WINDOW = 120.0  # seconds: drift corrections counted over this window
 FIGHT_LIMIT = 3  # corrections in the window before the hub backs off
-
-
-def contains(live: Any, desired: Any) -> bool:
-    """True when every field of ``desired`` has the same value in ``live``.
-
-    Maps may carry extra keys in ``live`` (server defaults); lists must match item by item.
-    """
-    if isinstance(desired, dict):
-        return isinstance(live, dict) and all(
-            k in live and contains(live[k], v) for k, v in desired.items()
-        )
-    if isinstance(desired, list):
-        return (
-            isinstance(live, list)
-            and len(live) == len(desired)
-            and all(contains(a, b) for a, b in zip(live, desired, strict=True))
-        )
-    return bool(live == desired)
 
 
 def resource_version(obj: Obj) -> str:

@@ -1,0 +1,67 @@
+"""The finalizer ``synchub.io/objectsync``: set on every sync, cleared once its copies are gone
+(deleted, or orphaned when the sync says ``synchub.io/orphan: "true"``)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from hub.core.errors import NotFound, UnknownResource
+from hub.core.federation import ORPHAN_ANNOTATIONS, annotation_is_true
+from hub.core.objects import Obj, ObjectRef
+from hub.core.objectsync import FINALIZER, SyncSpec
+from hub.kube.discovery import Discovery
+from hub.kube.resources import ResourceInfo
+from hub.runtime.writer import Writer
+
+from . import status as st
+from .copies import ORPHANED, ClusterSync
+
+
+class Finalizer:
+    """Adds and removes the finalizer on sync objects on the master."""
+
+    def __init__(self, writer: Writer, discovery: Discovery, clusters: ClusterSync) -> None:
+        self.writer = writer
+        self.discovery = discovery
+        self.clusters = clusters
+
+    async def ensure(self, key: ObjectRef, info: ResourceInfo, obj: Obj) -> Obj | None:
+        """The object with the finalizer set (one patch if missing); None if it is gone."""
+        finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+        if FINALIZER in finalizers or self.writer.dry_run:
+            return obj
+        patch = {"metadata": {"finalizers": [*finalizers, FINALIZER], "resourceVersion": _rv(obj)}}
+        try:
+            return await self.writer.merge_patch(info, key.namespace, key.name, patch)
+        except NotFound:
+            return None
+
+    async def remove_copies(
+        self, key: ObjectRef, origin: str, obj: Obj, spec: SyncSpec
+    ) -> list[st.Result]:
+        """Delete or orphan every copy; what still holds the deletion (empty: done)."""
+        if FINALIZER not in ((obj.get("metadata") or {}).get("finalizers") or []):
+            return []
+        try:
+            info = await self.discovery.for_kind(
+                spec.source.group, spec.source.kind, spec.source.version
+            )
+        except UnknownResource:
+            return []  # the kind is gone from the master: nothing of it can be found
+        orphan = annotation_is_true(obj, *ORPHAN_ANNOTATIONS)
+        results = await self.clusters.remove_all(key, origin, info, orphan=orphan)
+        return [r for r in results if r.status != ORPHANED]
+
+    async def release(self, key: ObjectRef, info: ResourceInfo, obj: Obj) -> None:
+        """Clear the finalizer, so the API server deletes the sync."""
+        finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+        if FINALIZER not in finalizers:
+            return
+        kept = [f for f in finalizers if f != FINALIZER]
+        patch = {"metadata": {"finalizers": kept, "resourceVersion": _rv(obj)}}
+        with contextlib.suppress(NotFound):
+            await self.writer.merge_patch(info, key.namespace, key.name, patch)
+
+
+def _rv(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))

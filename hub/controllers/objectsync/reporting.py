@@ -1,0 +1,97 @@
+"""Status and Events of one sync: the status subresource written only when it changes; a
+Warning Event for each transition into a failure and a Normal Event on recovery, each once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from hub.core.conditions import Condition, find
+from hub.core.errors import Conflict, NotFound
+from hub.core.objects import Obj, ObjectRef
+from hub.kube.resources import ResourceInfo
+from hub.runtime.writer import Writer
+
+from . import status as st
+
+log = logging.getLogger(__name__)
+
+#: The first condition's status and reason, and each destination's status, as last reported.
+Seen = tuple[str, str, dict[tuple[str, str, str], str]]
+
+
+class Reporter:
+    """Writes what a reconcile found onto the sync object; ``requeue`` on a write conflict."""
+
+    def __init__(self, writer: Writer, requeue: Callable[[ObjectRef], None]) -> None:
+        self.writer = writer
+        self.requeue = requeue
+        #: Remembered here because the cached object may not show the last status yet.
+        self._seen: dict[ObjectRef, Seen] = {}
+
+    def forget(self, key: ObjectRef) -> None:
+        self._seen.pop(key, None)
+
+    async def report(
+        self,
+        key: ObjectRef,
+        info: ResourceInfo,
+        obj: Obj,
+        types: tuple[str, ...],
+        results: list[st.Result],
+        verdict: st.Verdict | None,
+    ) -> bool:
+        """Record Events and status; True when the sync is healthy."""
+        conditions = st.conditions_for(types, results, verdict)
+        await self._events(key, obj, types, results, conditions, verdict)
+        patch = st.status_patch(obj, results, conditions)
+        if patch is not None:
+            metadata = obj.get("metadata") or {}
+            body = {
+                "metadata": {"resourceVersion": metadata.get("resourceVersion")},
+                "status": patch,
+            }
+            try:
+                await self.writer.merge_patch(
+                    info, key.namespace, key.name, body, subresource="status"
+                )
+            except NotFound:
+                pass
+            except Conflict:
+                self.requeue(key)  # the object moved on; its next version gets the status
+        return conditions[0].status == "True"
+
+    async def _events(
+        self,
+        key: ObjectRef,
+        obj: Obj,
+        types: tuple[str, ...],
+        results: list[st.Result],
+        conditions: list[Condition],
+        verdict: st.Verdict | None,
+    ) -> None:
+        status, reason, places = self._seen.get(key) or _said(obj, types)
+        if verdict is not None and reason != verdict.reason:
+            log.warning("objectsync %s/%s: %s", key.namespace, key.name, verdict.message)
+            await self.writer.event(
+                obj, type_="Warning", reason=verdict.reason, message=verdict.message
+            )
+        for failure in st.new_failures(places, results)[:10]:
+            message = f"{failure.place}: {failure.message or failure.status}"
+            log.warning("objectsync %s/%s: %s", key.namespace, key.name, message)
+            await self.writer.event(obj, type_="Warning", reason=failure.status, message=message)
+        if status == "False" and reason != st.SYNCING and conditions[0].status == "True":
+            await self.writer.event(
+                obj, type_="Normal", reason="Synced", message=conditions[0].message
+            )
+        self._seen[key] = (
+            conditions[0].status,
+            conditions[0].reason,
+            {(r.cluster, r.namespace, r.name): r.status for r in results},
+        )
+
+
+def _said(obj: Obj, types: tuple[str, ...]) -> Seen:
+    """What the object's status says (the first look since the hub started)."""
+    current = find((obj.get("status") or {}).get("conditions"), types[0]) or {}
+    return str(current.get("status", "")), str(current.get("reason", "")), st.statuses(obj)
