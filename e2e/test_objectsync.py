@@ -409,7 +409,17 @@ def test_helm_release_to_all_namespaces(kube: Kube, clusters: Clusters) -> None:
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": {"name": "my-namespace-agent"},
-        "spec": {"interval": "5m", "chart": {"spec": {"chart": "agent", "version": "1.2.3"}}},
+        # Valid under Flux's real schema too (another module may have installed it).
+        "spec": {
+            "interval": "5m",
+            "chart": {
+                "spec": {
+                    "chart": "agent",
+                    "version": "1.2.3",
+                    "sourceRef": {"kind": "HelmRepository", "name": "agents"},
+                }
+            },
+        },
         "status": {"observedGeneration": 1},
     }
     custom = clusters.custom(MASTER)
