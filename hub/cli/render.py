@@ -1,4 +1,5 @@
-"""``synchub render``: show what the hub would write for Federated objects in files.
+"""``synchub render``: show what the hub would write for Federated objects (and ObjectSyncs,
+see :mod:`hub.cli.render_objectsync`) in files.
 
 Copy rules are resolved against the live master, placement uses the configured clusters,
 overrides are applied per cluster. Nothing is written anywhere.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from hub.cli.render_objectsync import render_sync
 from hub.config.settings import ClusterConfig, Config
 from hub.core import copy_rules
 from hub.core.copy_resolve import (
@@ -30,6 +32,7 @@ from hub.core.copy_resolve import (
 from hub.core.errors import Forbidden, KubeError, NotFound, UnknownResource, UsageError, UserError
 from hub.core.federation import FEDERATED_GROUPS, api_group, target_kind
 from hub.core.objects import GroupResource, Obj, ObjectRef
+from hub.core.objectsync import form_of
 from hub.core.placement import Cluster, PlacementError, select_clusters
 from hub.core.render import RenderError, render, target_api_version
 from hub.kube.client import ClusterClient
@@ -131,6 +134,10 @@ class Renderer:
         discovery = await self._discovery(cluster)
         return await discovery.for_target(target_api_version(fed), kind)
 
+    async def cluster_discovery(self, cluster: ClusterConfig) -> Discovery:
+        """Discovery (and the client) of ``cluster``, connected on first use."""
+        return await self._discovery(cluster)
+
     async def _discovery(self, cluster: ClusterConfig) -> Discovery:
         if cluster.name not in self.members:
             client = await ClusterClient.connect(cluster, timeout=10)
@@ -169,6 +176,8 @@ async def _render_one(
 ) -> bool:
     kind = str(obj.get("kind", ""))
     name = (obj.get("metadata") or {}).get("name", "?")
+    if form_of(str(obj.get("apiVersion", ""))) is not None:
+        return await render_sync(renderer, obj, only=only, output=output, show=_print)
     if api_group(str(obj.get("apiVersion", ""))) not in FEDERATED_GROUPS:
         print(f"# skipped {kind} {name}: not a Federated type", file=sys.stderr)
         return True
