@@ -33,6 +33,7 @@ class CacheSet:
         handler: Handler | None = None,
         *,
         on_synced: SyncHandler | None = None,
+        on_refused: SyncHandler | None = None,
         label_selector: str = "",
     ) -> None:
         self.client = client
@@ -40,6 +41,10 @@ class CacheSet:
         self.metrics = metrics
         self.handlers = [handler] if handler is not None else []
         self.on_synced = on_synced
+        #: Told when a cache is first refused (403): it will not sync, so whoever waits for
+        #: it should look again now (and report the refusal).
+        self.on_refused = on_refused
+        self._refused: set[tuple[GroupResource, str]] = set()
         self.label_selector = label_selector
         self._caches: dict[tuple[GroupResource, str], WatchCache] = {}
         self.infos: dict[GroupResource, ResourceInfo] = {}
@@ -60,7 +65,7 @@ class CacheSet:
             lambda kind, obj: self._dispatch(info, kind, obj),
             namespace=key[1],
             label_selector=self.label_selector,
-            on_restart=restarts.inc,
+            on_restart=lambda: self._restarted(info, key, restarts.inc),
             on_synced=lambda: self.on_synced(info) if self.on_synced else None,
         )
         self._caches[key] = cache
@@ -78,6 +83,18 @@ class CacheSet:
         if self.label_selector:
             name += f"[{self.label_selector}]"
         return name
+
+    def _restarted(
+        self, info: ResourceInfo, key: tuple[GroupResource, str], count: Callable[[], None]
+    ) -> None:
+        count()
+        refused = isinstance(self._caches[key].last_error, Forbidden)
+        if refused and key not in self._refused:
+            self._refused.add(key)
+            if self.on_refused is not None:
+                self.on_refused(info)
+        elif not refused:
+            self._refused.discard(key)
 
     def add_handler(self, handler: Handler) -> None:
         """Also call ``handler`` for every event (a controller watching a shared set)."""

@@ -88,7 +88,13 @@ class CopyController(Controller[ObjectRef]):
         self.targets = targets
         targets.add_handler(self._on_target)
         self.sources = CacheSet(
-            client, supervisor, metrics, self._on_source, on_synced=self._on_source_synced
+            client,
+            supervisor,
+            metrics,
+            self._on_source,
+            on_synced=self._on_source_synced,
+            # A refused source never syncs: its dependents report it instead of waiting.
+            on_refused=self._on_source_synced,
         )
         self.reported: dict[ObjectRef, frozenset[Problem]] = {}
         self._unknown_targets: set[str] = set()
