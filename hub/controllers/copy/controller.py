@@ -193,6 +193,14 @@ class CopyController(Controller[ObjectRef]):
         """True when no target reports a problem (used by ``run --once``)."""
         return not any(self.reported.values())
 
+    def out_of_sync(self) -> list[str]:
+        """One line per problem a target reports (used by ``run --once``)."""
+        return [
+            f"{key}: {problem.reason}: {problem.message}"
+            for key, problems in self.reported.items()
+            for problem in sorted(problems, key=lambda p: p.message)
+        ]
+
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
@@ -336,9 +344,9 @@ class CopyController(Controller[ObjectRef]):
         else:
             wanted = Condition(CONDITION, "True", "Copied", "all copy rules resolved")
         conditions = (target.get("status") or {}).get("conditions")
-        if not differs(find(conditions, CONDITION), wanted):
-            return
         generation = (target.get("metadata") or {}).get("generation")
+        if not differs(find(conditions, CONDITION), wanted, generation):
+            return
         patch = {
             "metadata": {"resourceVersion": _rv(target)},
             "status": {
