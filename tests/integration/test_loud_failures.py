@@ -100,6 +100,8 @@ def test_a_kind_missing_on_a_member_fails_loudly_and_heals_when_its_crd_arrives(
     assert once.returncode == 1, once.stderr[-2000:]
     assert f"member-1/Widget/{namespace}/w: ApplyFailed" in once.stderr, once.stderr[-2000:]
     assert "see the warnings above" not in once.stderr
+    # The transition into the failure was logged with the member object as a structured key.
+    assert f"member_object=member-1/Widget/{namespace}/w" in once.stderr, once.stderr[-2000:]
 
     hub = HubProcess(config, tmp_path / "hub.log").start()
     try:
@@ -109,7 +111,6 @@ def test_a_kind_missing_on_a_member_fails_loudly_and_heals_when_its_crd_arrives(
         )  # fmt: skip
         wait_for(lambda: any(e.type == "Warning" and e.reason == "ApplyFailed"
                              for e in events(clusters, namespace, "w")))  # fmt: skip
-        assert f"member_object=member-1/Widget/{namespace}/w" in hub.output()
         assert hub.metric("synchub_reconcile_total", controller="propagation", result="failure") > 0
 
         install_crd([clusters.api["member-1"]], group, "v1", "Widget")
