@@ -223,3 +223,19 @@ def test_suspend_writes_nothing_and_reconcile_at_is_recorded(
     condition = next(c for c in fed["status"]["conditions"] if c["type"] == "Propagation")
     assert condition["observedGeneration"] == fed["metadata"]["generation"]
     assert condition["status"] == "True"
+
+
+def test_a_member_down_at_start_is_logged_as_a_warning(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    clusters.sandbox.stop_apiserver("member-2")
+    try:
+        hub = HubProcess(config_file(clusters, tmp_path, namespace), tmp_path / "hub.log").start()
+        try:
+            wait_for(lambda: "WARNING hub.runtime.inventory: cluster member-2 is not ready"
+                     in hub.output())  # fmt: skip
+            assert "cluster=member-2" in hub.output()
+        finally:
+            assert hub.stop() == 0, hub.output()[-2000:]
+    finally:
+        clusters.sandbox.start_apiserver("member-2")
