@@ -346,7 +346,7 @@ class PropagationController(Controller[ObjectRef]):
                 f"gave up removing the copy on cluster {result.name} after "
                 f"propagation.deletionTimeout ({result.message}); it may be left behind"
             )
-            log.warning("propagation %s: %s", key, message)
+            log.warning("propagation %s: %s", key, message, extra=key.log_keys)
             self.metrics.deletion_leftovers.labels(cluster=result.name).inc()
             await self.members.writer(self.inventory.get(self.master)).event(
                 fed, type_="Warning", reason="DeletionTimedOut", message=message

@@ -382,8 +382,7 @@ def fields(cluster: str, key: ObjectRef, kind: str) -> dict[str, str]:
 
 def object_name(key: ObjectRef) -> str:
     """``resource.group/namespace/name`` of a Federated object."""
-    resource = f"{key.resource}.{key.group}" if key.group else key.resource
-    return "/".join(p for p in (resource, key.namespace, key.name) if p)
+    return key.object_name
 
 
 def member_object(cluster: str, kind: str, key: ObjectRef) -> str:
