@@ -403,13 +403,7 @@ class PropagationController(Controller[ObjectRef]):
         clusters = [r.as_status() for r in sorted(results, key=lambda r: r.name)]
         conditions = status.get("conditions")
         handled = handled or str(status.get("lastHandledReconcileAt") or "")
-        unchanged = (
-            status.get("observedGeneration") == generation
-            and status.get("clusters", []) == clusters
-            and str(status.get("lastHandledReconcileAt") or "") == handled
-            and not differs(find(conditions, PROPAGATION_CONDITION), condition, generation)
-        )
-        if unchanged:
+        if _status_says(status, generation, clusters, condition, handled):
             return
         wanted: dict[str, object] = {
             "observedGeneration": generation,
@@ -438,6 +432,26 @@ def _summary(results: list[ClusterResult]) -> Condition:
     first = failing[0]
     detail = "; ".join(f"{r.name}: {r.status}" for r in failing)
     return Condition(PROPAGATION_CONDITION, "False", str(first.status), detail)
+
+
+def _status_says(
+    status: dict[str, Any],
+    generation: object,
+    clusters: list[dict[str, str]],
+    condition: Condition,
+    handled: str,
+) -> bool:
+    """``status`` already says all this: no write."""
+    return (
+        status.get("observedGeneration") == generation
+        and status.get("clusters", []) == clusters
+        and str(status.get("lastHandledReconcileAt") or "") == handled
+        and not differs(
+            find(status.get("conditions"), PROPAGATION_CONDITION),
+            condition,
+            generation if isinstance(generation, int) else None,
+        )
+    )
 
 
 def _status(obj: Obj) -> dict[str, Any]:

@@ -168,12 +168,7 @@ class Members:
                 return ClusterResult(name, ClusterStatus.PROPAGATED)
             drifted = same_hash and drift
         elif await self._existing(state, info, key) is not None and not self._may_adopt(fed):
-            return ClusterResult(
-                name,
-                ClusterStatus.ALREADY_EXISTS,
-                f"a {info.kind} not managed by synchub exists; annotate the Federated object "
-                f'with {ADOPT_ANNOTATION}: "true" to take it over',
-            )
+            return ClusterResult(name, ClusterStatus.ALREADY_EXISTS, _not_ours(info.kind))
         if drifted and self.fights.correcting((name, key)):
             self.metrics.ownership_conflicts.labels(cluster=name).inc()
             self.hooks.requeue_after(key, FIGHT_BACKOFF)
@@ -396,6 +391,13 @@ _IMMUTABLE = re.compile(r"([\w.\[\]-]+): (?:Invalid value|Forbidden)[^,;]*?field
 def immutable_fields(message: str) -> list[str]:
     """The fields an API server's 422 message says are immutable (empty: another error)."""
     return sorted(set(_IMMUTABLE.findall(message)))
+
+
+def _not_ours(kind: str) -> str:
+    return (
+        f"a {kind} not managed by synchub exists; annotate the Federated object "
+        f'with {ADOPT_ANNOTATION}: "true" to take it over'
+    )
 
 
 def _immutable_message(refused: list[str]) -> str:
