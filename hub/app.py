@@ -321,6 +321,11 @@ class Manager:
                 log.error("--once: not settled after %.0fs", ONCE_TIMEOUT)
                 return 1
             await asyncio.sleep(0.05)
+        reasons = [line for c in self.controllers for line in c.out_of_sync()]
+        for line in reasons:
+            log.error("--once: not in sync: %s", line)
+        if reasons:
+            return 1
         delayed = sum(c.queue.delayed for c in self.controllers)
         if delayed:
             log.error("--once: %d objects are waiting to retry after errors", delayed)
@@ -329,7 +334,7 @@ class Manager:
             log.error("--once --dry-run: %d writes would be needed", self.metrics.dry_run_skipped)
             return 1
         if not all(c.in_sync() for c in self.controllers):
-            log.error("--once: some objects are not in sync (see the warnings above)")
+            log.error("--once: some objects are not in sync")
             return 1
         log.info("--once: everything is in sync")
         return 0

@@ -26,8 +26,13 @@ def find(conditions: Any, type_: str) -> dict[str, Any] | None:
     return None
 
 
-def differs(current: dict[str, Any] | None, wanted: Condition) -> bool:
+def differs(
+    current: dict[str, Any] | None, wanted: Condition, observed_generation: int | None = None
+) -> bool:
+    """``current`` must be rewritten to say ``wanted`` (at ``observed_generation``, if given)."""
     if current is None:
+        return True
+    if observed_generation is not None and current.get("observedGeneration") != observed_generation:
         return True
     return (current.get("status"), current.get("reason"), current.get("message", "")) != (
         wanted.status,

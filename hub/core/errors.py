@@ -31,6 +31,7 @@ Catch the narrowest class that fits; never a bare ``ValueError`` around I/O::
     │   └── BinaryNotFound     kube-apiserver, etcd or another binary is not installed
     └── ControlFlow            signals between the queue and its workers, not failures
         ├── Requeue            reconcile again after a delay without counting a failure
+        ├── Retry              the reconcile ran but some part failed: backoff, count a failure
         └── QueueShutDown      the work queue is shut down and empty
 """
 
@@ -228,6 +229,17 @@ class Requeue(ControlFlow):
 
     def __init__(self, delay: float) -> None:
         super().__init__(f"requeue after {delay}s")
+        self.delay = delay
+
+
+class Retry(ControlFlow):
+    """The reconcile ran but part of it failed (one cluster, say): count it as a ``failure``
+    and reconcile again with the key's capped backoff until it succeeds."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        #: Retry after this many seconds instead of the key's backoff (None: the backoff).
         self.delay = delay
 
 

@@ -30,6 +30,10 @@ ADOPT_ANNOTATION = "synchub.io/adopt"
 ORPHAN_ANNOTATIONS = ("synchub.io/orphan", "kubefed.io/orphan")
 UPDATE_MODE_ANNOTATION = "synchub.io/update-mode"
 UPDATE_MODE_CREATE_ONLY = "create-only"
+ON_IMMUTABLE_ANNOTATION = "synchub.io/on-immutable"
+ON_IMMUTABLE_RECREATE = "recreate"
+SUSPEND_ANNOTATION = "synchub.io/suspend"
+RECONCILE_AT_ANNOTATION = "synchub.io/reconcile-at"
 FINALIZER = "synchub.io/propagation"
 MASTER_LABEL = "cluster-master"
 PROPAGATION_CONDITION = "Propagation"
@@ -54,6 +58,7 @@ class ClusterStatus(StrEnum):
     WAITING_FOR_REMOVAL = "WaitingForRemoval"
     ORPHANED = "Orphaned"
     CREDENTIALS_INVALID = "CredentialsInvalid"
+    SUSPENDED = "Suspended"
 
 
 def api_group(api_version: str) -> str:

@@ -37,3 +37,13 @@ class ObjectRef:
     def __str__(self) -> str:
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
         return f"{self.cluster}:{self.group_resource}:{where}"
+
+    @property
+    def object_name(self) -> str:
+        """``resource.group/namespace/name``: the ``object`` key of log lines about it."""
+        return "/".join(p for p in (str(self.group_resource), self.namespace, self.name) if p)
+
+    @property
+    def log_keys(self) -> dict[str, str]:
+        """The structured log keys naming this object (``cluster``, ``object``), never values."""
+        return {"cluster": self.cluster, "object": self.object_name}

@@ -8,7 +8,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import ClassVar, Generic, TypeVar
 
-from hub.core.errors import Forbidden, KubeError, QueueShutDown, Requeue
+from hub.core.errors import Forbidden, KubeError, QueueShutDown, Requeue, Retry
 from hub.runtime.metrics import Metrics
 from hub.runtime.queue import WorkQueue
 from hub.runtime.wiring import Declaration, Resources
@@ -53,7 +53,12 @@ class Controller(ABC, Generic[K]):
 
     def in_sync(self) -> bool:
         """``--once``: True when no object this controller handles reports a problem."""
-        return True
+        return not self.out_of_sync()
+
+    def out_of_sync(self) -> list[str]:
+        """``--once``: one line per reason an object is not in sync (object, cluster, status,
+        message); empty when everything is."""
+        return []
 
     async def run_workers(self) -> None:
         """Run the workers until the queue shuts down."""
@@ -80,6 +85,12 @@ class Controller(ABC, Generic[K]):
         except Requeue as again:
             result = "requeue"
             self.queue.add_after(key, again.delay)
+        except Retry as failed:
+            result = "failure"  # logged and recorded by the controller; healed by retrying
+            if failed.delay is None:
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.add_after(key, failed.delay)
         except Forbidden as exc:
             # Permissions change rarely: say it once in a while, not at backoff speed.
             result = "error"

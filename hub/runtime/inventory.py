@@ -198,6 +198,7 @@ class Inventory:
         return True
 
     def _set(self, state: MemberState, ready: bool, problem: ClusterStatus, message: str) -> None:
+        first = state.name in self._unprobed
         self._unprobed.discard(state.name)
         if not self._unprobed:
             self.probed.set()
@@ -210,8 +211,10 @@ class Inventory:
         if ready and not was:
             log.info("cluster %s is ready", state.name)
             self.changed.publish(state.name)
-        elif was and not ready:
-            log.warning("cluster %s is not ready: %s", state.name, message)
+        elif not ready and (was or first):  # down at start is as loud as going down
+            log.warning(
+                "cluster %s is not ready: %s", state.name, message, extra={"cluster": state.name}
+            )
             self.changed.publish(state.name)
 
     def _publish(self, state: MemberState, *, ready: bool | None = None) -> None:

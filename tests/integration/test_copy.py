@@ -335,6 +335,20 @@ def test_secret_data_reaches_template_and_follows_updates(
     converge(lambda: master.template(gen, "Secret", target, "data"), expected, hub)
 
 
+def test_copy_ready_carries_the_current_generation(hub: HubProcess, master: Master) -> None:
+    secret, target = secret_pair(master, KUBEFED, {"k": "v1"})
+    converge(lambda: status_reason(master, KUBEFED, "Secret", target), ("True", "Copied"), hub)
+    master.set_secret_data(secret, {"k": "v2"})
+    converge(lambda: master.template(KUBEFED, "Secret", target, "data"), {"k": b64("v2")}, hub)
+
+    def current() -> bool:
+        obj = master.federated(KUBEFED, "Secret", target)
+        ready = next(c for c in obj["status"]["conditions"] if c["type"] == CONDITION)
+        return bool(ready.get("observedGeneration") == obj["metadata"]["generation"])
+
+    converge(current, True, hub)
+
+
 @pytest.mark.parametrize("gen", GENERATIONS)
 def test_deployment_spec_reaches_template_and_follows_updates(
     hub: HubProcess, master: Master, gen: Generation

@@ -193,6 +193,14 @@ class CopyController(Controller[ObjectRef]):
         """True when no target reports a problem (used by ``run --once``)."""
         return not any(self.reported.values())
 
+    def out_of_sync(self) -> list[str]:
+        """One line per problem a target reports (used by ``run --once``)."""
+        return [
+            f"{key}: {problem.reason}: {problem.message}"
+            for key, problems in self.reported.items()
+            for problem in sorted(problems, key=lambda p: p.message)
+        ]
+
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
@@ -284,7 +292,7 @@ class CopyController(Controller[ObjectRef]):
             try:
                 written = await self.writer.merge_patch(info, key.namespace, key.name, patch)
                 if written is not None:  # None: dry-run, nothing was written
-                    log.info("copy: updated %s", key)
+                    log.info("copy: updated %s", key, extra=key.log_keys)
                 if seen is not None:
                     self.template_written.publish((key, seen))
                 return written or target
@@ -315,12 +323,12 @@ class CopyController(Controller[ObjectRef]):
         if previous is None:
             self.judged.publish(key)  # propagation held this object until now
         for problem in sorted(current - (previous or frozenset()), key=lambda p: p.message):
-            log.warning("copy %s: %s: %s", key, problem.reason, problem.message)
+            log.warning("copy %s: %s: %s", key, problem.reason, problem.message, extra=key.log_keys)
             await self.writer.event(
                 target, type_="Warning", reason=problem.reason, message=problem.message
             )
         if previous and not current:
-            log.info("copy %s: all rules resolve again", key)
+            log.info("copy %s: all rules resolve again", key, extra=key.log_keys)
         if has_rules or problems:
             await self._set_condition(info, key, target, problems)
 
@@ -336,9 +344,9 @@ class CopyController(Controller[ObjectRef]):
         else:
             wanted = Condition(CONDITION, "True", "Copied", "all copy rules resolved")
         conditions = (target.get("status") or {}).get("conditions")
-        if not differs(find(conditions, CONDITION), wanted):
-            return
         generation = (target.get("metadata") or {}).get("generation")
+        if not differs(find(conditions, CONDITION), wanted, generation):
+            return
         patch = {
             "metadata": {"resourceVersion": _rv(target)},
             "status": {

@@ -12,19 +12,33 @@ import asyncio
 import datetime
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock
-from hub.controllers.propagation.member import ClusterResult, Hooks, Members
+from hub.controllers.propagation.member import (
+    Hooks,
+    Members,
+    annotation,
+    member_object,
+    object_name,
+)
+from hub.controllers.propagation.report import (
+    Change,
+    ClusterResult,
+    is_failure,
+    transitions,
+)
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
-from hub.core.errors import Conflict, NotFound, Requeue
+from hub.core.errors import Conflict, NotFound, Requeue, Retry
 from hub.core.federation import (
     FEDERATED_GROUPS,
     FINALIZER,
     ORIGIN_ANNOTATION,
     ORPHAN_ANNOTATIONS,
     PROPAGATION_CONDITION,
+    RECONCILE_AT_ANNOTATION,
+    SUSPEND_ANNOTATION,
     ClusterStatus,
     annotation_is_true,
     target_kind,
@@ -49,6 +63,7 @@ HEALTH: dict[str, Health] = {
     ClusterStatus.PROPAGATED: Health.OK,
     ClusterStatus.ORPHANED: Health.OK,
     ClusterStatus.WAITING_FOR_REMOVAL: Health.PROGRESSING,
+    ClusterStatus.SUSPENDED: Health.PROGRESSING,
 }
 
 WAIT_FOR_REMOVAL = 10.0  # seconds between attempts while a cluster holds a deletion
@@ -113,8 +128,10 @@ class PropagationController(Controller[ObjectRef]):
         hooks = Hooks(self._on_member, self.resync, self.queue.add_after, copy.is_source)
         self.members = Members(config, inventory, writers, supervisor, metrics, hooks, clock)
         self._observed: dict[ObjectRef, float] = {}
-        #: Federated objects not fully propagated after their last reconcile (for --once).
-        self.unsynced: set[ObjectRef] = set()
+        #: Why each Federated object is not fully propagated after its last reconcile (--once).
+        self.unsynced: dict[ObjectRef, list[str]] = {}
+        #: The last status announced per Federated object and cluster (Events on changes).
+        self._announced: dict[ObjectRef, dict[str, str]] = {}
         federated.add_handler(self.on_federated)
         inventory.changed.subscribe(self.resync)
         copy.template_written.subscribe(lambda change: self.note_change(*change))
@@ -140,9 +157,9 @@ class PropagationController(Controller[ObjectRef]):
             pass
         self.resync()
 
-    def in_sync(self) -> bool:
-        """Every Federated object reached every selected cluster at its last reconcile."""
-        return not self.unsynced
+    def out_of_sync(self) -> list[str]:
+        """Why Federated objects did not reach every selected cluster at their last reconcile."""
+        return [line for key in sorted(self.unsynced, key=str) for line in self.unsynced[key]]
 
     # --- events ----------------------------------------------------------------------------
 
@@ -217,36 +234,86 @@ class PropagationController(Controller[ObjectRef]):
         """Place ``fed`` on the clusters it selects, remove it elsewhere, write the status."""
         placement = select_clusters(fed, self.inventory.clusters())
         if isinstance(placement, PlacementError):
-            await self._write_status(
-                info,
-                key,
-                fed,
-                [],
-                Condition(PROPAGATION_CONDITION, "False", "InvalidPlacement", placement.message),
+            condition = Condition(
+                PROPAGATION_CONDITION, "False", "InvalidPlacement", placement.message
             )
-            return
+            self.unsynced[key] = [f"{object_name(key)}: InvalidPlacement: {placement.message}"]
+            await self._write_status(info, key, fed, [], condition)
+            raise Retry(placement.message)
         selected = set(placement.selected)
-        results = await asyncio.gather(
-            *(
-                self.members.sync(key, fed, kind, state, state.name in selected)
-                for state in self.inventory.states.values()
-            )
-        )
-        cluster_results = [r for r in results if r is not None]
-        if all(r.status == ClusterStatus.PROPAGATED for r in cluster_results):
-            self.unsynced.discard(key)
+        requested = annotation(fed, RECONCILE_AT_ANNOTATION)
+        if annotation_is_true(fed, SUSPEND_ANNOTATION):
+            results = [ClusterResult(n, ClusterStatus.SUSPENDED) for n in sorted(selected)]
         else:
-            self.unsynced.add(key)
-        self._observe_latency(key, cluster_results)
-        await self._write_status(info, key, fed, cluster_results, _summary(cluster_results))
-        if any(r.status == ClusterStatus.WAITING_FOR_REMOVAL for r in cluster_results):
+            force = bool(requested) and requested != _status(fed).get("lastHandledReconcileAt")
+            synced = await asyncio.gather(
+                *(
+                    self.members.sync(key, fed, kind, state, state.name in selected, force=force)
+                    for state in self.inventory.states.values()
+                )
+            )
+            results = [r for r in synced if r is not None]
+        self._record(key, kind, results)
+        self._observe_latency(key, results)
+        await self._announce(key, fed, kind, results)
+        await self._write_status(info, key, fed, results, _summary(results), requested)
+        self._retry(results)
+
+    def _record(self, key: ObjectRef, kind: str, results: list[ClusterResult]) -> None:
+        """Remember why ``key`` is not in sync (for ``run --once``)."""
+        waiting = (ClusterStatus.PROPAGATED, ClusterStatus.SUSPENDED)
+        reasons = [
+            f"{object_name(key)} on {member_object(r.name, kind, key)}: {r.status}"
+            + (f": {r.message}" if r.message else "")
+            for r in results
+            if r.status not in waiting
+        ]
+        if reasons:
+            self.unsynced[key] = reasons
+        else:
+            self.unsynced.pop(key, None)
+
+    def _retry(self, results: list[ClusterResult]) -> None:
+        """Raise what makes the worker retry the failed clusters (or wait for a removal)."""
+        failed = [r for r in results if is_failure(r)]
+        if failed:
+            delays = [r.retry_after for r in failed]
+            delay = min(delays) if all(delays) else None
+            raise Retry("; ".join(f"{r.name}: {r.status}" for r in failed), delay)
+        if any(r.status == ClusterStatus.WAITING_FOR_REMOVAL for r in results):
             raise Requeue(WAIT_FOR_REMOVAL)
+
+    async def _announce(
+        self, key: ObjectRef, fed: Obj, kind: str, results: list[ClusterResult]
+    ) -> None:
+        """A Warning Event and a log line for each cluster that went into a failure; a Normal
+        Event for each that recovered (docs/propagation.md, "Failures and retries")."""
+        previous = self._announced.get(key)
+        if previous is None:
+            entries = _status(fed).get("clusters") or []
+            previous = {str(e.get("name")): str(e.get("status")) for e in entries}
+        writer = self.members.writer(self.inventory.get(self.master))
+        for change, result in transitions(previous, results):
+            member = member_object(result.name, kind, key)
+            extra = {"cluster": result.name, "object": object_name(key), "member_object": member}
+            if change == Change.FAILED:
+                message = f"{member}: {result.status}: {result.message}"[:1000]
+                log.warning("propagation %s: %s", key, message, extra=extra)
+                await writer.event(fed, type_="Warning", reason=result.status, message=message)
+            else:
+                log.info("propagation %s: %s is propagated again", key, member, extra=extra)
+                await writer.event(
+                    fed, type_="Normal", reason="Propagated", message=f"{member}: propagated"
+                )
+        current = {r.name: str(r.status) for r in results if not r.transient}
+        self._announced[key] = {**previous, **current}
 
     def _forget(self, key: ObjectRef) -> None:
         if (info := self.federated.infos.get(key.group_resource)) is not None:
             self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
         self._observed.pop(key, None)
-        self.unsynced.discard(key)
+        self.unsynced.pop(key, None)
+        self._announced.pop(key, None)
         self.members.forget(key)
 
     def _observe_latency(self, key: ObjectRef, results: list[ClusterResult]) -> None:
@@ -271,6 +338,7 @@ class PropagationController(Controller[ObjectRef]):
         )
         pending = [r for r in results if r is not None and r.status != ClusterStatus.ORPHANED]
         if pending and not self._deletion_timed_out(fed):
+            await self._announce(key, fed, kind, pending)
             await self._write_status(info, key, fed, pending, _summary(pending))
             raise Requeue(WAIT_FOR_REMOVAL)
         for result in pending:
@@ -278,7 +346,7 @@ class PropagationController(Controller[ObjectRef]):
                 f"gave up removing the copy on cluster {result.name} after "
                 f"propagation.deletionTimeout ({result.message}); it may be left behind"
             )
-            log.warning("propagation %s: %s", key, message)
+            log.warning("propagation %s: %s", key, message, extra=key.log_keys)
             self.metrics.deletion_leftovers.labels(cluster=result.name).inc()
             await self.members.writer(self.inventory.get(self.master)).event(
                 fed, type_="Warning", reason="DeletionTimedOut", message=message
@@ -317,7 +385,10 @@ class PropagationController(Controller[ObjectRef]):
         fed: Obj,
         results: list[ClusterResult],
         condition: Condition,
+        handled: str = "",
     ) -> None:
+        """Write ``status`` (observedGeneration, clusters, the Propagation condition and the
+        handled reconcile request) when any of it changed."""
         self.snapshots.publish(
             self.name, info.kind, key.namespace, key.name,
             [Cell(r.name, r.status, HEALTH.get(r.status, Health.FAILING), r.message)
@@ -327,25 +398,23 @@ class PropagationController(Controller[ObjectRef]):
         )  # fmt: skip
         if not info.has_status:
             return
-        status = fed.get("status") or {}
+        status = _status(fed)
         generation = (fed.get("metadata") or {}).get("generation")
         clusters = [r.as_status() for r in sorted(results, key=lambda r: r.name)]
         conditions = status.get("conditions")
-        unchanged = (
-            status.get("observedGeneration") == generation
-            and status.get("clusters", []) == clusters
-            and not differs(find(conditions, PROPAGATION_CONDITION), condition)
-        )
-        if unchanged:
+        handled = handled or str(status.get("lastHandledReconcileAt") or "")
+        if _status_says(status, generation, clusters, condition, handled):
             return
-        patch = {
-            "metadata": {"resourceVersion": _rv(fed)},
-            "status": {
-                "observedGeneration": generation,
-                "clusters": clusters,
-                "conditions": merged(conditions, condition, now=now_rfc3339()),
-            },
+        wanted: dict[str, object] = {
+            "observedGeneration": generation,
+            "clusters": clusters,
+            "conditions": merged(
+                conditions, condition, now=now_rfc3339(), observed_generation=generation
+            ),
         }
+        if handled:
+            wanted["lastHandledReconcileAt"] = handled
+        patch = {"metadata": {"resourceVersion": _rv(fed)}, "status": wanted}
         try:
             await self.members.writer(self.inventory.get(self.master)).merge_patch(
                 info, key.namespace, key.name, patch, subresource="status"
@@ -363,6 +432,31 @@ def _summary(results: list[ClusterResult]) -> Condition:
     first = failing[0]
     detail = "; ".join(f"{r.name}: {r.status}" for r in failing)
     return Condition(PROPAGATION_CONDITION, "False", str(first.status), detail)
+
+
+def _status_says(
+    status: dict[str, Any],
+    generation: object,
+    clusters: list[dict[str, str]],
+    condition: Condition,
+    handled: str,
+) -> bool:
+    """``status`` already says all this: no write."""
+    return (
+        status.get("observedGeneration") == generation
+        and status.get("clusters", []) == clusters
+        and str(status.get("lastHandledReconcileAt") or "") == handled
+        and not differs(
+            find(status.get("conditions"), PROPAGATION_CONDITION),
+            condition,
+            generation if isinstance(generation, int) else None,
+        )
+    )
+
+
+def _status(obj: Obj) -> dict[str, Any]:
+    status = obj.get("status")
+    return status if isinstance(status, dict) else {}
 
 
 def _ref(cluster: str, info: ResourceInfo, obj: Obj) -> ObjectRef:

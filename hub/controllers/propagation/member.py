@@ -8,18 +8,23 @@ deletions come from one Federated object's placement against a synced cache.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock, DriftTracker, FightDetector
-from hub.core.errors import ApiError, Conflict, KubeError, NotFound, UnknownResource
+from hub.controllers.propagation.report import ClusterResult
+from hub.core.errors import ApiError, Conflict, Invalid, KubeError, NotFound, UnknownResource
 from hub.core.federation import (
     ADOPT_ANNOTATION,
     FIELD_MANAGER,
     HASH_ANNOTATION,
     MANAGED_LABEL,
+    ON_IMMUTABLE_ANNOTATION,
+    ON_IMMUTABLE_RECREATE,
     ORIGIN_ANNOTATION,
     UPDATE_MODE_ANNOTATION,
     UPDATE_MODE_CREATE_ONLY,
@@ -38,23 +43,6 @@ from hub.runtime.writer import Writer, Writers
 log = logging.getLogger(__name__)
 
 FIGHT_BACKOFF = 60.0  # seconds before looking again at a copy another writer keeps changing
-
-
-@dataclass(frozen=True)
-class ClusterResult:
-    """What happened to one Federated object on one cluster (one ``status.clusters`` entry)."""
-
-    name: str
-    status: ClusterStatus
-    message: str = ""
-    wrote: bool = False
-
-    def as_status(self) -> dict[str, str]:
-        """The ``status.clusters`` entry."""
-        entry = {"name": self.name, "status": str(self.status)}
-        if self.message:
-            entry["message"] = self.message
-        return entry
 
 
 @dataclass(frozen=True)
@@ -104,9 +92,18 @@ class Members:
     # --- placing ---------------------------------------------------------------------------
 
     async def sync(
-        self, key: ObjectRef, fed: Obj, kind: str, state: MemberState, selected: bool
+        self,
+        key: ObjectRef,
+        fed: Obj,
+        kind: str,
+        state: MemberState,
+        selected: bool,
+        *,
+        force: bool = False,
     ) -> ClusterResult | None:
-        """Bring one cluster in line for one Federated object; None when it holds nothing."""
+        """Bring one cluster in line for one Federated object; None when it holds nothing.
+
+        ``force`` (a new ``synchub.io/reconcile-at``) applies even when the hash matches."""
         name = state.name
         if not state.ready or state.discovery is None:
             return ClusterResult(name, state.problem, state.message) if selected else None
@@ -118,7 +115,7 @@ class Members:
         if not cache.synced.is_set():
             # Queued again when the cache has synced (see cache()).
             return (
-                ClusterResult(name, ClusterStatus.CLUSTER_NOT_READY, "syncing")
+                ClusterResult(name, ClusterStatus.CLUSTER_NOT_READY, "syncing", transient=True)
                 if selected
                 else None
             )
@@ -126,10 +123,15 @@ class Members:
         ours = live is not None and origin(live) == self.origin(key, fed)
         try:
             if selected:
-                return await self._place(key, fed, state, info, live if ours else None)
+                return await self._place(key, fed, state, info, live if ours else None, force)
             if ours and await self.writer(state).delete(info, key.namespace, key.name):
                 self.drift.forget((name, key))
-                log.info("propagation: removed %s from %s (no longer placed there)", key, name)
+                log.info(
+                    "propagation: removed %s from %s (no longer placed there)",
+                    key,
+                    name,
+                    extra=fields(name, key, info.kind),
+                )
             return None
         except NotFound:
             return None
@@ -139,7 +141,13 @@ class Members:
             return ClusterResult(name, status, short(exc))
 
     async def _place(
-        self, key: ObjectRef, fed: Obj, state: MemberState, info: ResourceInfo, live: Obj | None
+        self,
+        key: ObjectRef,
+        fed: Obj,
+        state: MemberState,
+        info: ResourceInfo,
+        live: Obj | None,
+        force: bool,
     ) -> ClusterResult:
         name = state.name
         copy_source = ObjectRef(name, info.group, info.resource, key.namespace, key.name)
@@ -155,16 +163,12 @@ class Members:
             if annotation(fed, UPDATE_MODE_ANNOTATION) == UPDATE_MODE_CREATE_ONLY:
                 return ClusterResult(name, ClusterStatus.PROPAGATED)
             same_hash = annotation(live, HASH_ANNOTATION) == rendered.desired_hash
-            if same_hash and not self.drift.drifted((name, key), rendered.obj, live):
+            drift = self.drift.drifted((name, key), rendered.obj, live)
+            if same_hash and not drift and not force:
                 return ClusterResult(name, ClusterStatus.PROPAGATED)
-            drifted = same_hash
+            drifted = same_hash and drift
         elif await self._existing(state, info, key) is not None and not self._may_adopt(fed):
-            return ClusterResult(
-                name,
-                ClusterStatus.ALREADY_EXISTS,
-                f"a {info.kind} not managed by synchub exists; annotate the Federated object "
-                f'with {ADOPT_ANNOTATION}: "true" to take it over',
-            )
+            return ClusterResult(name, ClusterStatus.ALREADY_EXISTS, _not_ours(info.kind))
         if drifted and self.fights.correcting((name, key)):
             self.metrics.ownership_conflicts.labels(cluster=name).inc()
             self.hooks.requeue_after(key, FIGHT_BACKOFF)
@@ -172,14 +176,48 @@ class Members:
                 name,
                 ClusterStatus.APPLY_FAILED,
                 "another writer keeps changing this object; backing off",
+                retry_after=FIGHT_BACKOFF,
             )
-        written = await self._apply(state, info, key, rendered.obj)
+        written = await self._write(fed, state, info, key, rendered.obj)
+        if isinstance(written, ClusterResult):
+            return written
         if written is None:  # dry-run: the writer logged what it would do
             return ClusterResult(name, ClusterStatus.PROPAGATED)
         self.drift.wrote((name, key), written)
         verb = "corrected drift of" if drifted else ("updated" if live else "created")
-        log.info("propagation: %s %s on %s", verb, key, name)
+        log.info("propagation: %s %s on %s", verb, key, name, extra=fields(name, key, info.kind))
         return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
+
+    async def _write(
+        self, fed: Obj, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj
+    ) -> Obj | ClusterResult | None:
+        """Apply ``obj``; a change refused as immutable is ApplyFailed naming the field, or
+        recreates the copy when ``fed`` says ``synchub.io/on-immutable: recreate``."""
+        try:
+            return await self._apply(state, info, key, obj)
+        except Invalid as exc:
+            refused = immutable_fields(exc.message)
+            if not refused:
+                raise
+            if annotation(fed, ON_IMMUTABLE_ANNOTATION) != ON_IMMUTABLE_RECREATE:
+                message = _immutable_message(refused)
+                return ClusterResult(state.name, ClusterStatus.APPLY_FAILED, message)
+            return await self._recreate(state, info, key, obj, refused)
+
+    async def _recreate(
+        self, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj, refused: list[str]
+    ) -> Obj | None:
+        """Delete the member copy and create it anew (``synchub.io/on-immutable: recreate``)."""
+        log.warning(
+            "propagation: recreating %s on %s: the member refuses a change of immutable %s",
+            key,
+            state.name,
+            ", ".join(refused),
+            extra=fields(state.name, key, info.kind),
+        )
+        with contextlib.suppress(NotFound):
+            await self.writer(state).delete(info, key.namespace, key.name)
+        return await self._apply(state, info, key, obj)
 
     def _may_adopt(self, fed: Obj) -> bool:
         return self.config.propagation.adopt or annotation_is_true(fed, ADOPT_ANNOTATION)
@@ -213,7 +251,15 @@ class Members:
         namespaces = ResourceInfo("", "v1", "namespaces", "Namespace", namespaced=False)
         try:
             await self.writer(state).create(namespaces, "", body)
-            log.info("propagation: created namespace %s on %s", namespace, state.name)
+            log.info(
+                "propagation: created namespace %s on %s",
+                namespace,
+                state.name,
+                extra={
+                    "cluster": state.name,
+                    "member_object": f"{state.name}/Namespace/{namespace}",
+                },
+            )
         except Conflict:
             pass  # created meanwhile
 
@@ -243,7 +289,9 @@ class Members:
             if orphan:
                 return await self._orphan(key, state, info)
             if await self.writer(state).delete(info, key.namespace, key.name):
-                log.info("propagation: deleted %s from %s", key, name)
+                log.info(
+                    "propagation: deleted %s from %s", key, name, extra=fields(name, key, info.kind)
+                )
             return None
         except NotFound:
             return None
@@ -258,7 +306,12 @@ class Members:
             "metadata": {"labels": {MANAGED_LABEL: None}, "annotations": {HASH_ANNOTATION: None}}
         }
         if await self.writer(state).merge_patch(info, key.namespace, key.name, patch):
-            log.info("propagation: orphaned %s on %s", key, state.name)
+            log.info(
+                "propagation: orphaned %s on %s",
+                key,
+                state.name,
+                extra=fields(state.name, key, info.kind),
+            )
         return ClusterResult(state.name, ClusterStatus.ORPHANED)
 
     def _cached_copy(self, cache: CacheSet, key: ObjectRef, fed: Obj) -> bool:
@@ -311,6 +364,48 @@ def annotation(obj: Obj, name: str) -> str:
 def origin(obj: Obj) -> str:
     """The origin annotation of a copy, or ``""``."""
     return annotation(obj, ORIGIN_ANNOTATION)
+
+
+def fields(cluster: str, key: ObjectRef, kind: str) -> dict[str, str]:
+    """The structured log keys of a line about ``key``'s copy on ``cluster`` (names only)."""
+    return {
+        "cluster": cluster,
+        "object": object_name(key),
+        "member_object": member_object(cluster, kind, key),
+    }
+
+
+def object_name(key: ObjectRef) -> str:
+    """``resource.group/namespace/name`` of a Federated object."""
+    return key.object_name
+
+
+def member_object(cluster: str, kind: str, key: ObjectRef) -> str:
+    """``cluster/Kind/namespace/name`` of a member copy."""
+    return "/".join(p for p in (cluster, kind, key.namespace, key.name) if p)
+
+
+_IMMUTABLE = re.compile(r"([\w.\[\]-]+): (?:Invalid value|Forbidden)[^,;]*?field is immutable")
+
+
+def immutable_fields(message: str) -> list[str]:
+    """The fields an API server's 422 message says are immutable (empty: another error)."""
+    return sorted(set(_IMMUTABLE.findall(message)))
+
+
+def _not_ours(kind: str) -> str:
+    return (
+        f"a {kind} not managed by synchub exists; annotate the Federated object "
+        f'with {ADOPT_ANNOTATION}: "true" to take it over'
+    )
+
+
+def _immutable_message(refused: list[str]) -> str:
+    return (
+        f"the member refuses a change of immutable field {', '.join(refused)}; annotate the "
+        f'Federated object with {ON_IMMUTABLE_ANNOTATION}: "{ON_IMMUTABLE_RECREATE}" to '
+        "delete and recreate the copy"
+    )
 
 
 def short(exc: KubeError) -> str:
