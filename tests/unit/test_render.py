@@ -530,6 +530,7 @@ def test_cluster_status_values_match_the_contract() -> None:
         "WaitingForRemoval",
         "Orphaned",
         "CredentialsInvalid",
+        "Suspended",
     ]
     assert f"{ClusterStatus.PROPAGATED}" == "Propagated"
 
