@@ -147,7 +147,13 @@ def _propagation(w: Wiring) -> PropagationController | None:
 
 def _objectsync(w: Wiring) -> ObjectSyncController:
     return build_objectsync(
-        w.config, w.inventory(), w.writers, w.supervisor, w.metrics, once=w.options.once
+        w.config,
+        w.inventory(),
+        w.writers,
+        w.supervisor,
+        w.metrics,
+        once=w.options.once,
+        snapshots=w.snapshots,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hub.config.settings import Config
 from hub.runtime.inventory import Inventory
 from hub.runtime.metrics import Metrics
+from hub.runtime.snapshots import Snapshots
 from hub.runtime.tasks import Supervisor
 from hub.runtime.writer import Writers
 
@@ -19,6 +20,7 @@ def build_objectsync(
     metrics: Metrics,
     *,
     once: bool = False,
+    snapshots: Snapshots | None = None,
 ) -> ObjectSyncController:
     """The controller, subscribed to member changes (a member returned, its labels changed).
 
@@ -26,7 +28,13 @@ def build_objectsync(
     ``once``: no resync periods (``synchub run --once`` judges and exits).
     """
     controller = ObjectSyncController(
-        config, inventory, writers, supervisor, metrics, resync_periods=not once
+        config,
+        inventory,
+        writers,
+        supervisor,
+        metrics,
+        resync_periods=not once,
+        snapshots=snapshots,
     )
     inventory.changed.subscribe(controller.resync)
     return controller

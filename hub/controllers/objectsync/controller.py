@@ -44,6 +44,7 @@ from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
 from hub.runtime.metrics import Metrics
+from hub.runtime.snapshots import Snapshots
 from hub.runtime.tasks import Supervisor
 from hub.runtime.wiring import Declaration, Resources
 from hub.runtime.writer import Writers
@@ -88,6 +89,7 @@ class ObjectSyncController(Controller[ObjectRef]):
         metrics: Metrics,
         *,
         resync_periods: bool = True,
+        snapshots: Snapshots | None = None,
     ) -> None:
         super().__init__(metrics)
         self.config = config
@@ -103,7 +105,7 @@ class ObjectSyncController(Controller[ObjectRef]):
         self.watches = Watches(master.client, supervisor, metrics, self.queue.add, self.origin_key)
         self.clusters = ClusterSync(inventory, self.watches, writers)
         self._failures: dict[ObjectRef, int] = {}
-        self.reporter = Reporter(self.writer, self.queue.add)
+        self.reporter = Reporter(self.writer, self.queue.add, snapshots)
         self.finalizer = Finalizer(self.writer, self.discovery, self.clusters)
         #: Syncs not fully in sync after their last reconcile.
         self.unsynced: set[ObjectRef] = set()
@@ -324,6 +326,7 @@ class ObjectSyncController(Controller[ObjectRef]):
         results: list[st.Result],
         verdict: st.Verdict | None,
     ) -> None:
+        self.reporter.publish(key, info.kind, results, verdict)
         healthy = await self.reporter.report(key, info, obj, types, results, verdict)
         (self.unsynced.discard if healthy else self.unsynced.add)(key)
 

@@ -10,11 +10,14 @@ from hub.core.conditions import Condition, find
 from hub.core.errors import Conflict, NotFound
 from hub.core.objects import Obj, ObjectRef
 from hub.kube.resources import ResourceInfo
+from hub.runtime.snapshots import SEVERITY, Cell, Health, Snapshots
 from hub.runtime.writer import Writer
 
 from . import status as st
 
 log = logging.getLogger(__name__)
+
+CONTROLLER = "objectsync"
 
 #: The first condition's status and reason, and each destination's status, as last reported.
 Seen = tuple[str, str, dict[tuple[str, str, str], str]]
@@ -23,14 +26,48 @@ Seen = tuple[str, str, dict[tuple[str, str, str], str]]
 class Reporter:
     """Writes what a reconcile found onto the sync object; ``requeue`` on a write conflict."""
 
-    def __init__(self, writer: Writer, requeue: Callable[[ObjectRef], None]) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        requeue: Callable[[ObjectRef], None],
+        snapshots: Snapshots | None = None,
+    ) -> None:
         self.writer = writer
         self.requeue = requeue
+        self.snapshots = snapshots or Snapshots()
         #: Remembered here because the cached object may not show the last status yet.
         self._seen: dict[ObjectRef, Seen] = {}
+        self._kinds: dict[ObjectRef, str] = {}  # what the status page was told, to forget it
 
     def forget(self, key: ObjectRef) -> None:
         self._seen.pop(key, None)
+        kind = self._kinds.pop(key, None)
+        if kind is not None:
+            self.snapshots.forget(CONTROLLER, kind, key.namespace, key.name)
+
+    def publish(
+        self, key: ObjectRef, kind: str, results: list[st.Result], verdict: st.Verdict | None
+    ) -> None:
+        """The sync's row of the status page: per cluster, its worst destination."""
+        self._kinds[key] = kind
+        if verdict is not None:
+            self.snapshots.publish(
+                CONTROLLER, kind, key.namespace, key.name,
+                state=verdict.reason, health=Health.FAILING, message=verdict.message,
+            )  # fmt: skip
+            return
+        worst: dict[str, st.Result] = {}
+        for result in results:
+            seen = worst.get(result.cluster)
+            if seen is None or SEVERITY[_health(result.status)] > SEVERITY[_health(seen.status)]:
+                worst[result.cluster] = result
+        cells = [
+            Cell(
+                cluster, r.status, _health(r.status), f"{r.place}: {r.message}" if r.message else ""
+            )
+            for cluster, r in sorted(worst.items())
+        ]
+        self.snapshots.publish(CONTROLLER, kind, key.namespace, key.name, cells)
 
     async def report(
         self,
@@ -95,3 +132,11 @@ def _said(obj: Obj, types: tuple[str, ...]) -> Seen:
     """What the object's status says (the first look since the hub started)."""
     current = find((obj.get("status") or {}).get("conditions"), types[0]) or {}
     return str(current.get("status", "")), str(current.get("reason", "")), st.statuses(obj)
+
+
+def _health(status: str) -> Health:
+    if status in st.HEALTHY:
+        return Health.OK
+    if status in (st.SYNCING, st.WAITING_FOR_REMOVAL):
+        return Health.PROGRESSING
+    return Health.FAILING
