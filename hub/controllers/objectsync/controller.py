@@ -120,8 +120,9 @@ class ObjectSyncController(Controller[ObjectRef]):
                     self.syncs.ensure(info, namespace)
 
     def synced(self) -> bool:
-        """The sync objects are listed."""
-        return self.syncs.all_synced()
+        """The sync objects are listed, or refused for good: a hub whose RBAC leaves ObjectSync
+        out is still ready for the rest (the watch logs the 403 and keeps retrying)."""
+        return self.syncs.settled()
 
     async def settle(self) -> None:
         """``--once`` judges members too: give each its first probe before looking."""
