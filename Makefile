@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SANDBOX_DIR ?= .synchub/sandbox
 
-.PHONY: install control-plane lint format unit integration e2e test demo demo-down bench clean image
+.PHONY: install browser control-plane lint format unit integration e2e test demo demo-down bench clean image
 
 $(BIN)/synchub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(BIN)/synchub: pyproject.toml
 	@touch $@
 
 install: $(BIN)/synchub ## virtualenv in .venv with the package and test tools
+
+browser: ## Debian's chromium for the status-page browser test (once)
+	@bash scripts/install-browser.sh
 
 control-plane: ## build kube-apiserver, etcd and cert-manager into .cache/bin/, CRDs into .cache/crds/ (once)
 	@if $(BIN)/python -c 'from hub.sandbox.binaries import find_binary as f; f("kube-apiserver"); f("etcd")' 2>/dev/null; then \
@@ -50,10 +53,10 @@ unit: install
 integration: install control-plane
 	$(BIN)/pytest -q tests/integration
 
-e2e: install control-plane
+e2e: install control-plane browser
 	$(BIN)/pytest -q e2e
 
-test: install control-plane lint ## everything CI runs: lint, unit, integration, e2e
+test: install control-plane browser lint ## everything CI runs: lint, unit, integration, e2e
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/integration e2e
 
 demo: install control-plane ## local sandbox clusters, then the hub on them
