@@ -113,16 +113,16 @@ class _Handler(BaseHTTPRequestHandler):
     root: Path
     credentials: bytes
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.command} {self.path.split('?')[0]}\n")
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path == "/healthz":
             self._reply(200, b"ok")
         else:
             self._backend(b"")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         self._backend(self._body())
 
     def _body(self) -> bytes:
