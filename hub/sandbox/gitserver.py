@@ -127,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -198,9 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(root: Path, port: int) -> None:
     """Serve ``root`` on ``127.0.0.1:port`` until killed."""
-    handler = type("Handler", (_Handler,), {})
-    handler.root = root
-    handler.credentials = (root / "auth").read_text().strip().encode()
+    credentials = (root / "auth").read_text().strip().encode()
+    handler = type("Handler", (_Handler,), {"root": root, "credentials": credentials})
     ThreadingHTTPServer(("127.0.0.1", port), handler).serve_forever()
 
 
