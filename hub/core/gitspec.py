@@ -195,3 +195,71 @@ def gitsync_crd() -> dict[str, Any]:
                           "schema": {"openAPIV3Schema": schema}}],
         },
     }  # fmt: skip
+
+
+# --- the KubeSync drop-in -------------------------------------------------------------------
+
+KUBESYNC_VARIABLES = ("REPO", "CMD", "YMLDIR", "INTERVAL", "VERSION_MODE", "REPOCREDS",
+                      "DRYRUN", "ONCE", "KUBECTL_OPTIONS")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class KubeSyncEnv:
+    """KubeSync's environment, read: the spec it stands for and where to apply it."""
+
+    spec: GitSyncSpec
+    username: str = ""
+    password: str = ""
+    once: bool = False
+    kubeconfig: str = ""
+    context: str = ""
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _kubectl_options(text: str) -> tuple[str, str] | SpecError:
+    words, found = text.split(), {"--kubeconfig": "", "--context": ""}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        name, eq, value = word.partition("=")
+        if name not in found:
+            return SpecError(f"KUBECTL_OPTIONS: {name} is not supported (--kubeconfig, --context)")
+        if not eq:
+            index += 1
+            if index == len(words):
+                return SpecError(f"KUBECTL_OPTIONS: {name} needs a value")
+            value = words[index]
+        found[name] = value
+        index += 1
+    return found["--kubeconfig"], found["--context"]
+
+
+def parse_kubesync_env(environ: dict[str, str]) -> KubeSyncEnv | SpecError:
+    """Read KubeSync's variables (docs/gitsync.md, "KubeSync drop-in"); never raises."""
+    repo = environ.get("REPO", "").strip()
+    if not repo:
+        return SpecError("REPO is not set (the git URL to sync)")
+    interval = environ.get("INTERVAL", "").strip() or str(int(DEFAULT_INTERVAL))
+    if not interval.isdigit() or int(interval) < 1:
+        return SpecError(f"INTERVAL: {interval!r} is not a number of seconds")
+    username, sep, password = environ.get("REPOCREDS", "").partition(":")
+    if environ.get("REPOCREDS") and not sep:
+        return SpecError("REPOCREDS must be user:password")
+    options = _kubectl_options(environ.get("KUBECTL_OPTIONS", ""))
+    if isinstance(options, SpecError):
+        return options
+    command = environ.get("CMD", "").strip()
+    spec = parse_spec({"spec": {
+        "url": repo, "ref": environ.get("VERSION_MODE", "").strip() or "branch:master",
+        "path": environ.get("YMLDIR", ""), "interval": int(interval),
+        "transform": {"command": ["sh", "-c", command]} if command else None,
+        "dryRun": _truthy(environ.get("DRYRUN", "")),
+    }})  # fmt: skip
+    if isinstance(spec, SpecError):
+        return SpecError(
+            spec.message.replace("spec.url", "REPO").replace("spec.ref", "VERSION_MODE")
+        )
+    return KubeSyncEnv(spec, username, password, _truthy(environ.get("ONCE", "")), *options)
