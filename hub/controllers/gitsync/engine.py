@@ -221,8 +221,11 @@ async def _diff(target: Target, planned: Plan, origin: str) -> _Work:
         info = await _info(target.discovery, entry, obj)
         if info is None:
             return (entry, None, obj)
-        async with limit:
-            live = await _get(target, info, entry)
+        try:
+            async with limit:
+                live = await _get(target, info, entry)
+        except KubeError as exc:
+            raise _Refused(f"cluster {target.name}: {entry}: {brief(exc)}") from None
         return None if gitplan.in_sync(live, obj) else (entry, info, obj)
 
     try:
