@@ -36,8 +36,12 @@ Obj = dict[str, Any]
 
 
 def config_map(name: str, namespace: str, **data: str) -> str:
-    body = {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace}, "data": data}  # fmt: skip
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    }
     return yaml.safe_dump(body)
 
 
@@ -79,30 +83,24 @@ class Git:
     def __init__(self, clusters: Clusters, server: GitServer, work: Path) -> None:
         self.clusters = clusters
         self.url = server.create_repo(f"repo-{uuid.uuid4().hex[:8]}")
+        self.password = server.password
         self.repo = WorkRepo(work, self.url, USERNAME, server.password)
         self.custom = clusters.custom(MASTER)
 
     def gitsync(self, name: str, namespace: str, **spec: Any) -> None:
+        """A Secret with the repository's credentials and a GitSync polling every 2 s."""
+        secret = {
+            "metadata": {"name": name},
+            "stringData": {"username": USERNAME, "password": self.password},
+        }
+        self.clusters.core(MASTER).create_namespaced_secret(namespace, secret)
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "GitSync",
             "metadata": {"name": name, "namespace": namespace},
             "spec": {"url": self.url, "interval": "2s", "secretRef": {"name": name}, **spec},
         }
-        self.clusters.core(MASTER).create_namespaced_secret(
-            namespace,
-            {
-                "metadata": {"name": name},
-                "stringData": {"username": USERNAME, "password": self._password()},
-            },
-        )
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)  # fmt: skip
-
-    def _password(self) -> str:
-        header = self.repo._env["GIT_CONFIG_VALUE_0"].split()[-1]
-        import base64
-
-        return base64.b64decode(header).decode().split(":", 1)[1]
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
 
     def patch(self, name: str, namespace: str, spec: Obj) -> None:
         self.custom.patch_namespaced_custom_object(
@@ -148,11 +146,14 @@ def test_prune_and_all_or_nothing_on_every_cluster(
     gitsync_hub: HubProcess, git: Git, clusters: Clusters, namespace: str
 ) -> None:
     ns, name = namespace, f"apps-{namespace}"
-    sha = git.repo.commit("two config maps", {
-        "kubernetes/a.yaml": config_map("a", ns, v="1"),
-        "kubernetes/b.yml": config_map("b", ns, v="1"),
-        "README.md": "not a manifest\n",
-    })  # fmt: skip
+    sha = git.repo.commit(
+        "two config maps",
+        {
+            "kubernetes/a.yaml": config_map("a", ns, v="1"),
+            "kubernetes/b.yml": config_map("b", ns, v="1"),
+            "README.md": "not a manifest\n",
+        },
+    )
     git.gitsync(name, SYSTEM, placement=EVERY_CLUSTER)
     wait_for(lambda: git.applied(name, SYSTEM, f"main@sha1:{sha}"), timeout=60)
     for cluster in clusters.names:
@@ -170,11 +171,14 @@ def test_prune_and_all_or_nothing_on_every_cluster(
     wait_for(lambda: all(cm(clusters, c, ns, "b") is None for c in clusters.names))
     assert all(cm(clusters, c, ns, "a") is not None for c in clusters.names)
 
-    bad = git.repo.commit("broken", {
-        "kubernetes/c.yaml": config_map("c", ns, v="1"),
-        "kubernetes/a.yaml": None,
-        "kubernetes/broken.yaml": "kind: ConfigMap\nmetadata: {name: [unclosed\n",
-    })  # fmt: skip
+    bad = git.repo.commit(
+        "broken",
+        {
+            "kubernetes/c.yaml": config_map("c", ns, v="1"),
+            "kubernetes/a.yaml": None,
+            "kubernetes/broken.yaml": "kind: ConfigMap\nmetadata: {name: [unclosed\n",
+        },
+    )
     wait_for(lambda: git.status(name, SYSTEM).get("lastAttemptedRevision") == f"main@sha1:{bad}")
     ready = git.ready(name, SYSTEM)
     assert (ready["status"], ready["reason"]) == ("False", "ManifestInvalid")
@@ -211,7 +215,7 @@ def test_version_modes(
         ("tag:latest", "1", f"v1@sha1:{first}"),
     ):
         git.patch(name, SYSTEM, {"ref": ref})
-        wait_for(lambda: at() == expected and git.applied(name, SYSTEM, revision), timeout=30)
+        wait_for(lambda e=expected, r=revision: at() == e and git.applied(name, SYSTEM, r))
     git.repo.git("tag", "v2", second)
     git.repo.push("refs/tags/v2")
     wait_for(lambda: at() == "2" and git.applied(name, SYSTEM, f"v2@sha1:{second}"), timeout=30)
@@ -229,19 +233,24 @@ def test_tenancy_impersonates_the_service_account(
             "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}],
         },
     )
-    rbac.create_namespaced_role_binding(team, {"metadata": {"name": "deployer"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
-        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": team}]})  # fmt: skip
+    role = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"}
+    subject = {"kind": "ServiceAccount", "name": "deployer", "namespace": team}
+    rbac.create_namespaced_role_binding(
+        team, {"metadata": {"name": "deployer"}, "roleRef": role, "subjects": [subject]}
+    )
     sha = git.repo.commit("team app", {"app.yaml": config_map("app", team, v="1")})
     git.gitsync("app", team, serviceAccountName="deployer")
     wait_for(lambda: git.applied("app", team, f"main@sha1:{sha}"), timeout=60)
     assert cm(clusters, MASTER, team, "app") is not None
 
     outside = f"x-{team}"
-    bad = git.repo.commit("reach out", {
-        "app.yaml": config_map("app", team, v="2"),
-        "system.yaml": config_map(outside, "kube-system", v="1"),
-    })  # fmt: skip
+    bad = git.repo.commit(
+        "reach out",
+        {
+            "app.yaml": config_map("app", team, v="2"),
+            "system.yaml": config_map(outside, "kube-system", v="1"),
+        },
+    )
     wait_for(lambda: git.status("app", team).get("lastAttemptedRevision") == f"main@sha1:{bad}")
     ready = git.ready("app", team)
     assert (ready["status"], ready["reason"]) == ("False", "ValidationFailed")
@@ -249,7 +258,8 @@ def test_tenancy_impersonates_the_service_account(
     assert "403" in ready["message"]
     assert cm(clusters, MASTER, "kube-system", outside) is None
     app = cm(clusters, MASTER, team, "app")
-    assert app is not None and app["data"] == {"v": "1"}  # the whole revision was refused
+    assert app is not None
+    assert app["data"] == {"v": "1"}  # the whole revision was refused
 
     git.gitsync("no-sa", team)
     wait_for(lambda: git.ready("no-sa", team).get("reason") == "ServiceAccountRequired")
@@ -289,9 +299,18 @@ def test_wrong_credentials_are_reported_without_them(
         SYSTEM,
         {"metadata": {"name": name}, "stringData": {"username": USERNAME, "password": wrong}},
     )
-    clusters.custom(MASTER).create_namespaced_custom_object(GROUP, VERSION, SYSTEM, PLURAL, {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "GitSync", "metadata": {"name": name},
-        "spec": {"url": git.url, "interval": "2s", "secretRef": {"name": name}}})  # fmt: skip
+    clusters.custom(MASTER).create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        SYSTEM,
+        PLURAL,
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "GitSync",
+            "metadata": {"name": name},
+            "spec": {"url": git.url, "interval": "2s", "secretRef": {"name": name}},
+        },
+    )
     wait_for(lambda: git.ready(name, SYSTEM).get("reason") == "FetchFailed", timeout=30)
     message = git.ready(name, SYSTEM)["message"]
     assert "Authentication failed" in message
@@ -303,11 +322,14 @@ def test_kubesync_drop_in_once(
     git_server: GitServer, git: Git, clusters: Clusters, namespace: str
 ) -> None:
     ns = namespace
-    git.repo.commit("one", {
-        "src/a.yaml": config_map("from-cmd", ns, v="1"),
-        "src/b.yaml": config_map("gone-later", ns, v="1"),
-        "kubernetes/ignored.yaml": config_map("not-from-kubernetes-dir", ns, v="1"),
-    })  # fmt: skip
+    git.repo.commit(
+        "one",
+        {
+            "src/a.yaml": config_map("from-cmd", ns, v="1"),
+            "src/b.yaml": config_map("gone-later", ns, v="1"),
+            "kubernetes/ignored.yaml": config_map("not-from-kubernetes-dir", ns, v="1"),
+        },
+    )
     env = {
         **os.environ,
         "REPO": git.url,
@@ -319,9 +341,14 @@ def test_kubesync_drop_in_once(
     }
 
     def run(**extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "hub", "gitsync", "--from-env"],
-                              env={**env, **extra}, capture_output=True, text=True,
-                              timeout=120, check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "hub", "gitsync", "--from-env"],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     done = run(DRYRUN="true")
     assert done.returncode == 0, done.stderr
