@@ -137,6 +137,12 @@ def cm(clusters: Clusters, cluster: str, namespace: str, name: str) -> Obj | Non
     return dict(json.loads(response.data))
 
 
+def events(clusters: Clusters, namespace: str, name: str) -> set[tuple[str, str]]:
+    """(type, reason) of the Events about GitSync ``name``."""
+    found = clusters.core(MASTER).list_namespaced_event(namespace)
+    return {(e.type, e.reason) for e in found.items if e.involved_object.name == name}
+
+
 @pytest.fixture
 def git(clusters: Clusters, git_server: GitServer, tmp_path: Path) -> Git:
     return Git(clusters, git_server, tmp_path / "work")
@@ -187,10 +193,32 @@ def test_prune_and_all_or_nothing_on_every_cluster(
     assert all(cm(clusters, c, ns, "a") is not None for c in clusters.names)  # nothing pruned
     assert all(cm(clusters, c, ns, "c") is None for c in clusters.names)  # nothing applied
 
+    reasons = events(clusters, SYSTEM, name)
+    assert ("Normal", "Applied") in reasons
+    assert ("Warning", "ManifestInvalid") in reasons
+
     good = git.repo.commit("fixed", {"kubernetes/broken.yaml": None})
     wait_for(lambda: git.applied(name, SYSTEM, f"main@sha1:{good}"), timeout=30)
     wait_for(lambda: all(cm(clusters, c, ns, "c") is not None for c in clusters.names))
     wait_for(lambda: all(cm(clusters, c, ns, "a") is None for c in clusters.names))
+
+
+def test_reconcile_now(
+    gitsync_hub: HubProcess, git: Git, clusters: Clusters, namespace: str
+) -> None:
+    ns, name = namespace, f"now-{namespace}"
+    sha = git.repo.commit("one", {"cm.yaml": config_map("r", ns, v="1")})
+    git.gitsync(name, SYSTEM, interval="1h")
+    wait_for(lambda: git.applied(name, SYSTEM, f"main@sha1:{sha}"), timeout=60)
+    sha = git.repo.commit("two", {"cm.yaml": config_map("r", ns, v="2")})
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "-c", str(clusters.clusters_yaml), "reconcile",
+         f"gitsync/{name}", "-n", SYSTEM, "--wait"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert git.status(name, SYSTEM)["lastAppliedRevision"] == f"main@sha1:{sha}"
+    assert (cm(clusters, MASTER, ns, "r") or {}).get("data") == {"v": "2"}
 
 
 def test_version_modes(
