@@ -3,6 +3,7 @@ tags with their commits, short SHAs, wrong credentials, a failed fetch keeping t
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -120,3 +121,16 @@ def test_a_failed_fetch_keeps_the_last_checkout(
     assert shas[2] in repo._git("rev-parse", "HEAD")
     broken.close()
     repo.close()
+
+
+def test_the_git_server_writes_git_env_and_keeps_the_password_out_of_argv(
+    git_server: GitServer,
+) -> None:
+    env = dict(line.split("=", 1) for line in git_server.env_file.read_text().splitlines() if line)
+    assert sorted(env) == ["SYNCHUB_GIT_PASSWORD", "SYNCHUB_GIT_URL", "SYNCHUB_GIT_USERNAME"]
+    assert env["SYNCHUB_GIT_URL"] == git_server.url
+    assert env["SYNCHUB_GIT_PASSWORD"] == git_server.password
+    assert git_server.up() == git_server.url  # idempotent: the same server
+    pid = json.loads(git_server.state_file.read_text())["pid"]
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    assert git_server.password not in argv

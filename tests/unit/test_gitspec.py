@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,3 +161,10 @@ def test_kubesync_errors_are_named(env: dict[str, str], problem: str) -> None:
     assert isinstance(found, SpecError)
     assert problem in found.message
     assert "nocolon" not in found.message
+
+
+def test_deploy_crd_equals_rendered() -> None:
+    import yaml
+
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "crds" / "synchub.io-gitsync.yaml"
+    assert list(yaml.safe_load_all(deploy.read_text())) == [gitsync_crd()]
