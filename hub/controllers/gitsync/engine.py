@@ -26,6 +26,7 @@ from hub.controllers.gitsync.git import GitCredentials, Repository, Resolved, pu
 from hub.core import gitplan, gitspec
 from hub.core.errors import (
     BuildError,
+    Forbidden,
     GitError,
     KubeError,
     NotFound,
@@ -168,7 +169,7 @@ class Engine:
         revision: str,
     ) -> Outcome:
         try:
-            works = await asyncio.gather(*(_diff(t, planned, rules.origin) for t in targets))
+            works = await asyncio.gather(*(_diff(t, planned) for t in targets))
             await asyncio.gather(*(_validate(w, planned) for w in works))
         except _Refused as refused:
             return Outcome(False, gitspec.VALIDATION_FAILED, str(refused), revision)
@@ -213,26 +214,58 @@ async def _info(discovery: Discovery, entry: Entry, obj: Obj | None) -> Resource
         return None  # a kind whose CRD is in this revision: known after the CRDs are applied
 
 
-async def _diff(target: Target, planned: Plan, origin: str) -> _Work:
-    """What differs on one cluster: objects to apply and prune candidates."""
+async def _diff(target: Target, planned: Plan) -> _Work:
+    """What differs on one cluster: the objects to apply (read a LIST per resource and
+    namespace, so a big revision costs a few requests), and the prune candidates."""
+    infos = {entry: await _info(target.discovery, entry, obj) for entry, obj in planned.applies}
+    groups: dict[tuple[ResourceInfo, str], list[Entry]] = {}
+    for entry, info in infos.items():
+        if info is not None:
+            groups.setdefault((info, entry.namespace), []).append(entry)
+    live: dict[Entry, Obj | None] = {}
     limit = asyncio.Semaphore(READ_CONCURRENCY)
+    await asyncio.gather(
+        *(_read(target, info, ns, entries, live, limit) for (info, ns), entries in groups.items())
+    )
+    applies = [
+        (entry, infos[entry], obj)
+        for entry, obj in planned.applies
+        if infos[entry] is None or not gitplan.in_sync(live.get(entry), obj)
+    ]
+    return _Work(target, applies, list(planned.prunes))
 
-    async def needs(entry: Entry, obj: Obj) -> tuple[Entry, ResourceInfo | None, Obj] | None:
-        info = await _info(target.discovery, entry, obj)
-        if info is None:
-            return (entry, None, obj)
+
+async def _read(
+    target: Target,
+    info: ResourceInfo,
+    namespace: str,
+    entries: list[Entry],
+    live: dict[Entry, Obj | None],
+    limit: asyncio.Semaphore,
+) -> None:
+    """The live objects of ``entries`` (one resource, one namespace) into ``live``."""
+    async with limit:
         try:
-            async with limit:
-                live = await _get(target, info, entry)
+            if len(entries) > 1:
+                try:
+                    listed = await target.client.get(info.path(namespace))
+                except Forbidden:
+                    pass  # allowed to get but not to list: one by one below
+                else:
+                    by_name = {i["metadata"]["name"]: i for i in listed.get("items") or []}
+                    for entry in entries:
+                        found = by_name.get(entry.name)
+                        live[entry] = None if found is None else _typed(found, info)
+                    return
+            for entry in entries:
+                live[entry] = await _get(target, info, entry)
         except KubeError as exc:
-            raise _Refused(f"cluster {target.name}: {entry}: {brief(exc)}") from None
-        return None if gitplan.in_sync(live, obj) else (entry, info, obj)
+            raise _Refused(f"cluster {target.name}: {entries[0]}: {brief(exc)}") from None
 
-    try:
-        found = await asyncio.gather(*(needs(e, o) for e, o in planned.applies))
-    except KubeError as exc:
-        raise _Refused(f"cluster {target.name}: {brief(exc)}") from None
-    return _Work(target, [f for f in found if f is not None], list(planned.prunes))
+
+def _typed(item: Obj, info: ResourceInfo) -> Obj:
+    """A LIST item with the apiVersion and kind a GET would carry."""
+    return {"apiVersion": info.api_version, "kind": info.kind, **item}
 
 
 async def _get(target: Target, info: ResourceInfo, entry: Entry) -> Obj | None:
@@ -291,7 +324,7 @@ async def _write(work: _Work, prune: bool, origin: str) -> tuple[ClusterOutcome,
     except KubeError as exc:
         log.warning("gitsync: cluster %s: %s", target.name, brief(exc))
         return ClusterOutcome(target.name, "Failed", brief(exc)), writes
-    return ClusterOutcome(target.name, gitspec.APPLIED, _summary(work)), writes
+    return ClusterOutcome(target.name, gitspec.APPLIED), writes
 
 
 async def _wait_crds(target: Target, work: _Work) -> None:
