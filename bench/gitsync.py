@@ -111,6 +111,16 @@ def reconcile(bench: c.Bench) -> int:
     return subprocess.run(command, capture_output=True, check=False).returncode
 
 
+def mean_pass(hub: c.Hub) -> float | None:
+    """Mean duration of one GitSync pass (fetch, build, diff, apply), from the hub's metrics."""
+    name = "synchub_reconcile_duration_seconds"
+    total = sum(v for labels, v in hub.samples(f"{name}_sum") if labels["controller"] == "gitsync")
+    count = sum(
+        v for labels, v in hub.samples(f"{name}_count") if labels["controller"] == "gitsync"
+    )
+    return round(total / count, 2) if count else None
+
+
 def run(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
     server = GitServer(bench.tmp / "gitserver")
     server.up()
@@ -139,7 +149,9 @@ def measure(bench: c.Bench, server: GitServer, args: argparse.Namespace) -> dict
         changed = manifests(1, NAMESPACE, version="2")
         started = time.monotonic()
         repo.commit("one change", changed)
+        asked = time.monotonic()
         result["reconcile_exit_code"] = reconcile(bench)
+        result["reconcile_wait_seconds"] = round(time.monotonic() - asked, 2)
         c.wait_until(lambda: all(count_on(bench, m, NAMESPACE, "2") == 1 for m in bench.members),
                      120, "the change on both members")  # fmt: skip
         result["push_to_all_clusters_seconds"] = round(time.monotonic() - started, 2)
@@ -148,6 +160,7 @@ def measure(bench: c.Bench, server: GitServer, args: argparse.Namespace) -> dict
         time.sleep(args.quiet_seconds)
         result["quiet_seconds"] = args.quiet_seconds
         result["quiet_writes"] = c.total(c.delta(hub.writes(), before))
+        result["mean_pass_seconds"] = mean_pass(hub)
         result["hub_rss_mb"] = hub.rss_mb()
         result["hub_cpu_seconds"] = hub.cpu_seconds()
     result.update(c.log_report(hub))
