@@ -427,3 +427,29 @@ def test_a_rebuilt_member_is_refilled_from_git(
     assert after["metadata"]["uid"] != before["metadata"]["uid"]  # a new object, in a new etcd
     took = time.monotonic() - started
     print(f"member-2 rebuilt empty in {back:.1f}s; refilled from git {took:.1f}s after the start")
+
+
+def test_transform_path_and_kustomize(
+    gitsync_hub: HubProcess, git: Git, clusters: Clusters, namespace: str
+) -> None:
+    ns = namespace
+    render = (
+        '#!/bin/sh\nsed "s/PLACEHOLDER/rendered/" "$INDIR/templates/cm.yaml" > "$OUTDIR/cm.yaml"\n'
+    )
+    sha = git.repo.commit("three ways", {
+        "render.sh": render,
+        "templates/cm.yaml": config_map("transformed", ns, v="PLACEHOLDER"),
+        "apps/plain.yaml": config_map("from-path", ns, v="1"),
+        "kustomize/kustomization.yaml": "resources: [cm.yaml]\nnamePrefix: k-\n",
+        "kustomize/cm.yaml": config_map("built", ns, v="1"),
+    })  # fmt: skip
+    (git.repo.dir / "render.sh").chmod(0o755)
+    sha = git.repo.commit("executable")
+    git.gitsync(f"t-{ns}", SYSTEM, transform={"command": ["./render.sh"]})
+    git.gitsync(f"p-{ns}", SYSTEM, path="apps")
+    git.gitsync(f"k-{ns}", SYSTEM, path="kustomize", kustomize=True)
+    for name in (f"t-{ns}", f"p-{ns}", f"k-{ns}"):
+        wait_for(lambda n=name: git.applied(n, SYSTEM, f"main@sha1:{sha}"), timeout=60)
+    assert (cm(clusters, MASTER, ns, "transformed") or {}).get("data") == {"v": "rendered"}
+    assert cm(clusters, MASTER, ns, "from-path") is not None
+    assert cm(clusters, MASTER, ns, "k-built") is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.controllers.gitsync.git import GitCredentials, Repository
+from hub.controllers.gitsync.git import GitCredentials, Repository, public_url, scrub
 from hub.core.errors import GitError
 from hub.core.gitrev import RefSpec, parse_ref
 from hub.sandbox.gitserver import USERNAME, GitServer
@@ -134,3 +134,28 @@ def test_the_git_server_writes_git_env_and_keeps_the_password_out_of_argv(
     pid = json.loads(git_server.state_file.read_text())["pid"]
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
     assert git_server.password not in argv
+
+
+def test_ssh_credentials_are_files_in_a_private_directory(tmp_path: Path) -> None:
+    key = "-----BEGIN KEY-----\nsecret-key-material\n-----END KEY-----"
+    credentials = GitCredentials(identity=key, known_hosts="git.example.com ssh-ed25519 AAAA\n")
+    repo = Repository(tmp_path / "copy", "ssh://git@git.example.com/r.git", credentials)
+    command = repo._env["GIT_SSH_COMMAND"]
+    identity = Path(command.split("-i ", 1)[1].split()[0])
+    assert identity.read_text().strip() == key
+    assert identity.stat().st_mode & 0o777 == 0o600
+    assert identity.parent.stat().st_mode & 0o777 == 0o700
+    assert "StrictHostKeyChecking=yes" in command
+    assert "secret-key-material" not in command
+    assert key not in " ".join(repo._env.values())
+    repo.close()
+    assert not identity.exists()
+
+
+def test_messages_are_scrubbed_of_credentials_and_userinfo() -> None:
+    text = "fatal: unable to access 'https://bot:hunter22@git.example.com/r.git/': hunter22\n"
+    cleaned = scrub(text, ["hunter22"])
+    assert "hunter22" not in cleaned
+    assert "bot:" not in cleaned
+    assert "\n" not in cleaned
+    assert public_url("https://bot:pw@git.example.com/r.git") == "https://git.example.com/r.git"
