@@ -221,6 +221,17 @@ def test_reconcile_now(
     assert git.status(name, SYSTEM)["lastAppliedRevision"] == f"main@sha1:{sha}"
     assert (cm(clusters, MASTER, ns, "r") or {}).get("data") == {"v": "2"}
 
+    git.patch(name, SYSTEM, {"suspend": True})
+    wait_for(lambda: git.ready(name, SYSTEM).get("reason") == "Suspended")
+    git.repo.commit("three", {"cm.yaml": config_map("r", ns, v="3")})
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "-c", str(clusters.clusters_yaml), "reconcile",
+         f"gitsync/{name}", "-n", SYSTEM, "--wait"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1  # handled, and not Ready: suspended
+    assert (cm(clusters, MASTER, ns, "r") or {}).get("data") == {"v": "2"}
+
 
 def test_version_modes(
     gitsync_hub: HubProcess, git: Git, clusters: Clusters, namespace: str
