@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.core import gitspec
 from hub.core.errors import Conflict, KubeError, NotFound
 from hub.kube.client import MERGE_PATCH, ClusterClient

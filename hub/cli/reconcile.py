@@ -11,7 +11,7 @@ import asyncio
 import datetime
 import time
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.core.conditions import find
 from hub.core.errors import KubeError, NotFound, UsageError, UserError
 from hub.core.gitspec import RECONCILE_ANNOTATION

@@ -9,29 +9,31 @@ status writes never trigger a fetch. Status and Events are written only when the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from pathlib import Path
 from typing import Any
 
-from hub.config.loader import Config
+from hub.config.settings import Config
 from hub.controllers.gitsync.engine import ClusterOutcome, Engine, Outcome, Target
 from hub.controllers.gitsync.git import GitCredentials
 from hub.core import gitplan, gitspec
 from hub.core.conditions import Condition, find, merged, now_rfc3339
-from hub.core.errors import NotFound, Requeue
+from hub.core.errors import NotFound, Requeue, UnknownResource
 from hub.core.objects import Obj, ObjectRef
 from hub.core.placement import PlacementError, select_clusters
 from hub.kube.client import ClusterClient
+from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
-from hub.runtime.leader import WriteFence
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
-from hub.runtime.writer import Writer
+from hub.runtime.wiring import Declaration, Resources
+from hub.runtime.writer import Writers
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +45,66 @@ class GitSyncController(Controller[ObjectRef]):
 
     name = "gitsync"
 
+    declaration = Declaration(
+        for_=Resources("master", "GitSync objects (every namespace)"),
+        owns=(
+            Resources("all", "the objects of each GitSync's revision (impersonated)"),
+            Resources("master", "GitSync status and Events"),
+        ),
+        watches=("inventory.changed", "git remotes (polled every spec.interval)"),
+    )
+
     def __init__(
         self,
         config: Config,
         master: ClusterClient,
-        info: ResourceInfo,
+        discovery: Discovery,
         inventory: Inventory,
+        writers: Writers,
         supervisor: Supervisor,
         metrics: Metrics,
         *,
         workdir: Path,
-        dry_run: bool = False,
-        fence: WriteFence | None = None,
+        poll: bool = True,
     ) -> None:
         super().__init__(metrics, workers=2)
         self.config = config
-        self.info = info
-        self.inventory = inventory
-        self.dry_run = dry_run
-        self.fence = fence or WriteFence()
         self.master = master
-        self.writer = Writer(master, metrics, dry_run=dry_run, fence=self.fence)
+        self.discovery = discovery
+        self.inventory = inventory
+        self.writers = writers
+        #: False under ``--once``: one pass per GitSync, no polling afterwards.
+        self.poll = poll
+        self.writer = writers.for_client(master)
         self.engine = Engine(workdir, allow_transforms=config.git.allow_transforms)
         self.cache = CacheSet(master, supervisor, metrics, self.on_gitsync)
+        self.info: ResourceInfo | None = None
         self._seen: dict[ObjectRef, tuple[Any, ...]] = {}
+        #: GitSyncs whose last pass failed (``--once`` judges them).
+        self.failing: set[ObjectRef] = set()
+        inventory.changed.subscribe(self.resync)
 
-    def start(self) -> None:
-        """Start watching GitSyncs (every namespace)."""
+    async def refresh(self) -> None:
+        """Watch GitSyncs once the master serves them (a CRD installed later is picked up)."""
+        if self.info is not None:
+            return
+        try:
+            self.info = await self.discovery.for_kind(gitspec.GROUP, gitspec.KIND, gitspec.VERSION)
+        except UnknownResource:
+            log.debug("GitSync CRD not served on the master (synchub crds): GitSync is idle")
+            return
         self.cache.ensure(self.info)
+
+    async def settle(self) -> None:
+        """``--once``: give every member its first probe before judging."""
+        try:
+            async with asyncio.timeout(30):
+                await self.inventory.probed.wait()
+        except TimeoutError:
+            pass
+
+    def in_sync(self) -> bool:
+        return not self.failing
 
     def synced(self) -> bool:
         return self.cache.all_synced()
@@ -94,8 +128,9 @@ class GitSyncController(Controller[ObjectRef]):
             self.queue.add(ref)
 
     async def reconcile(self, key: ObjectRef) -> None:
-        obj = self.cache.get(self.info, key.namespace, key.name)
+        obj = self.cache.get(self.info, key.namespace, key.name) if self.info else None
         if obj is None:
+            self.failing.discard(key)
             self._seen.pop(key, None)
             self.engine.forget(f"{key.namespace}/{key.name}")
             return
@@ -112,10 +147,16 @@ class GitSyncController(Controller[ObjectRef]):
         problem = self._tenancy_problem(key, spec)
         if problem is not None:
             await self._report(obj, problem)
-            raise Requeue(RETRY_AFTER_PROBLEM)
+            self._again(RETRY_AFTER_PROBLEM)
+            return
         outcome = await self._sync(key, obj, spec)
         await self._report(obj, outcome)
-        raise Requeue(spec.interval)
+        self._again(spec.interval)
+
+    def _again(self, delay: float) -> None:
+        """Poll again after ``delay`` (not under ``--once``)."""
+        if self.poll:
+            raise Requeue(delay)
 
     def _tenancy_problem(self, key: ObjectRef, spec: gitspec.GitSyncSpec) -> Outcome | None:
         if key.namespace == self.config.git.system_namespace or spec.service_account:
@@ -186,14 +227,20 @@ class GitSyncController(Controller[ObjectRef]):
                 client = client.impersonating(
                     *gitspec.impersonation(key.namespace, spec.service_account)
                 )
-            writer = Writer(client, self.metrics, dry_run=self.dry_run, fence=self.fence)
+            writer = self.writers.for_client(client)
             targets.append(Target(name, client, state.discovery, writer))
         return targets, skipped
 
     async def _report(self, obj: Obj, outcome: Outcome) -> None:
         """Status (only when it changed) and an Event for a new revision or a new failure."""
+        key = self._ref(obj)
+        if outcome.ok or outcome.reason == gitspec.SUSPENDED:
+            self.failing.discard(key)
+        else:
+            self.failing.add(key)
         old = obj.get("status") or {}
         status = _status(obj, outcome)
+        assert self.info is not None
         if status == old:
             return
         await self.writer.merge_patch(
