@@ -154,8 +154,8 @@ def _objectsync(w: Wiring) -> ObjectSyncController:
 
 def _gitsync(w: Wiring) -> Controller[Any]:
     return build_gitsync(
-        w.config, w.master, w.discovery, w.writers, w.supervisor, w.metrics, w.closers,
-        once=w.options.once,
+        w.config, w.master, w.discovery, w.inventory(), w.writers, w.supervisor,
+        w.metrics, w.closers, once=w.options.once,
     )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from hub.runtime.writer import Writers
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_PROBLEM = 30.0  # seconds: a GitSync that cannot run yet is looked at again
+CLUSTER_NOT_READY = "ClusterNotReady"
 
 
 class GitSyncController(Controller[ObjectRef]):
@@ -151,7 +152,7 @@ class GitSyncController(Controller[ObjectRef]):
             return
         outcome = await self._sync(key, obj, spec)
         await self._report(obj, outcome)
-        self._again(spec.interval)
+        self._again(spec.interval if outcome.ok else min(spec.interval, RETRY_AFTER_PROBLEM))
 
     def _again(self, delay: float) -> None:
         """Poll again after ``delay`` (not under ``--once``)."""
@@ -184,8 +185,13 @@ class GitSyncController(Controller[ObjectRef]):
             f"{key.namespace}/{key.name}", spec, credentials, rules, targets, previous
         )
         outcome.clusters += skipped
-        if skipped and outcome.ok and outcome.inventory is not None:
-            outcome.inventory = tuple(sorted(set(outcome.inventory) | set(previous)))
+        if skipped and outcome.ok:
+            # Not applied everywhere: the revision is retried when the cluster is back
+            # (inventory.changed), and the inventory keeps what it may still have to prune.
+            if outcome.inventory is not None:
+                outcome.inventory = tuple(sorted(set(outcome.inventory) | set(previous)))
+            outcome.ok, outcome.reason = False, CLUSTER_NOT_READY
+            outcome.message = "; ".join(f"{c.name}: {c.message}" for c in skipped)
         return outcome
 
     async def _credentials(self, namespace: str, name: str) -> GitCredentials:

@@ -24,6 +24,7 @@ def build_gitsync(
     config: Config,
     master: ClusterClient,
     discovery: Discovery,
+    inventory: Inventory,
     writers: Writers,
     supervisor: Supervisor,
     metrics: Metrics,
@@ -31,15 +32,12 @@ def build_gitsync(
     *,
     once: bool = False,
 ) -> GitSyncController:
-    """The controller with its own member inventory and working-copy directory
-    (``$SYNCHUB_GIT_WORKDIR``, else a fresh temporary one); both are closed on shutdown.
+    """The controller, on the shared member ``inventory``, with its working-copy directory
+    (``$SYNCHUB_GIT_WORKDIR``, else a fresh temporary one), removed on shutdown.
 
     It idles until the master serves ``gitsyncs.synchub.io`` (looked for at every discovery
     refresh).
     """
-    inventory = Inventory(
-        master, discovery, config.master, list(config.members), supervisor, metrics
-    )
     root = os.environ.get(WORKDIR_ENV)
     workdir = Path(root) if root else Path(tempfile.mkdtemp(prefix="synchub-gitsync-"))
     controller = GitSyncController(
@@ -49,8 +47,6 @@ def build_gitsync(
 
     async def close() -> None:
         await asyncio.to_thread(controller.close)
-        await inventory.close()
 
     closers.append(close)
-    inventory.start()
     return controller
