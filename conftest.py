@@ -383,3 +383,15 @@ def cert_manager(clusters: Clusters, tmp_path_factory: pytest.TempPathFactory) -
         pid, _args, _log = certmanager.setup(clusters.kubeconfig, context_name(MASTER), workdir)
         yield
         stop(pid, str(workdir))
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The sandbox git server (smart HTTP through git http-backend, basic auth), as
+    ``synchub sandbox up --git`` starts it."""
+    from hub.sandbox.gitserver import GitServer
+
+    server = GitServer(tmp_path_factory.mktemp("gitserver"))
+    server.up()
+    yield server
+    server.down()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from hub import __version__
 from hub.config.settings import Config
 from hub.controllers.copy.controller import CopyController
+from hub.controllers.gitsync.wiring import build_gitsync
 from hub.controllers.objectsync.builder import build_objectsync
 from hub.controllers.objectsync.controller import ObjectSyncController
 from hub.controllers.propagation.controller import PropagationController
@@ -157,9 +158,16 @@ def _objectsync(w: Wiring) -> ObjectSyncController:
     )
 
 
+def _gitsync(w: Wiring) -> Controller[Any]:
+    return build_gitsync(
+        w.config, w.master, w.discovery, w.inventory(), w.writers, w.supervisor,
+        w.metrics, w.closers, once=w.options.once,
+    )  # fmt: skip
+
+
 #: Every controller the hub runs, built in this order (a later one may ``find`` an earlier
 #: one). Adding a controller: write a builder and append it here.
-CONTROLLERS: tuple[Builder, ...] = (_copy, _propagation, _objectsync)
+CONTROLLERS: tuple[Builder, ...] = (_copy, _propagation, _objectsync, _gitsync)
 
 
 class Manager:

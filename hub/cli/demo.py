@@ -2,7 +2,9 @@
 
 Starts the sandbox (master + 2 members), installs the Federated CRDs, applies a TLS Secret
 (standing in for cert-manager's) and its FederatedSecret, starts ``synchub run`` in the
-background, then shows which cluster holds which Secret before and after a rotation.
+background, then shows which cluster holds which Secret before and after a rotation. Last,
+the git step (``demo_git``): a GitSync syncs a repository to both members, and a commit that
+removes a ConfigMap prunes it there.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from hub.cli import demo_git
 from hub.config.loader import load_config
 from hub.config.settings import Config
 from hub.core.crds import render_crds
 from hub.core.errors import Conflict, KubeError, NotFound, SandboxError
 from hub.kube.client import ClusterClient
 from hub.sandbox import DEFAULT_DIR, Sandbox
+from hub.sandbox.gitserver import GitServer
 from hub.sandbox.process import alive, stop
 
 NAMESPACE = "cloud"
@@ -198,6 +202,7 @@ def down(sandbox: Sandbox) -> None:
     if pid_file.exists():
         pid, _ = json.loads(pid_file.read_text())
         stop(pid, str(sandbox.clusters_yaml))
+    GitServer(sandbox.dir).down()
     sandbox.down()
     say(f"stopped the hub and the sandbox in {sandbox.dir}")
 
@@ -218,6 +223,7 @@ def main() -> int:
         return 1
     config = load_config(sandbox.clusters_yaml)
     asyncio.run(arrange(config))
+    asyncio.run(demo_git.install_crd(config))
     say("applied a TLS Secret and its FederatedSecret (placement: cluster-master DoesNotExist)")
     port = start_hub(sandbox)
     say(f"status page: http://127.0.0.1:{port}/status")
@@ -228,6 +234,7 @@ def main() -> int:
     asyncio.run(rotate(config, int(time.time())))
     rows = asyncio.run(wait_in_sync(config))
     print(f"\nAfter the rotation:\n{table(rows)}\n")
+    git_ok = demo_git.git_step(config, sandbox.dir)
     kubeconfig = sandbox.kubeconfig
     print(
         f"""The hub keeps running. Try next:
@@ -236,13 +243,14 @@ def main() -> int:
   kubectl --context synchub-member-1 -n {NAMESPACE} get secrets --show-labels
   kubectl -n {NAMESPACE} get federatedsecrets.types.kubefed.io {SECRET} -o yaml   # status
   .venv/bin/synchub render <your FederatedSecret.yaml>    # what the hub would write
+  kubectl -n synchub-system get gitsyncs                  # the git step's GitSync
   curl -s localhost:{port}/metrics | grep ^synchub_        # metrics
   open http://127.0.0.1:{port}/status in a browser         # the status page (/status.json)
   tail -f {sandbox.dir / "synchub.log"}                     # the hub's log
 
 Stop everything with: make demo-down   (kubeconfig: {kubeconfig})"""
     )
-    return 0 if len({h for _, _, h in rows}) == 1 else 1
+    return 0 if len({h for _, _, h in rows}) == 1 and git_ok else 1
 
 
 if __name__ == "__main__":

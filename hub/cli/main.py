@@ -17,6 +17,7 @@ from hub.config.settings import Config
 from hub.core.crds import ALL_GROUPS, DEFAULT_GROUPS, DEFAULT_KINDS, render_crds
 from hub.core.errors import SandboxError, UserError
 from hub.sandbox import DEFAULT_DIR, Sandbox
+from hub.sandbox.gitserver import GitServer
 from hub.web.server import parse_addr
 
 
@@ -61,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("version", help="print the version")
 
+    reconcile = commands.add_parser("reconcile", help="ask the hub to sync KIND/NAME now")
+    reconcile.add_argument("target", metavar="KIND/NAME")
+    reconcile.add_argument("-n", "--namespace", default="default")
+    reconcile.add_argument("--wait", action="store_true", help="wait for the result (exit 0/1)")
+
+    gitsync = commands.add_parser("gitsync", help="KubeSync drop-in: sync one repo from env")
+    gitsync.add_argument(
+        "--from-env", action="store_true", required=True, help="read KubeSync's variables"
+    )
+
     sandbox = commands.add_parser("sandbox", help="local real clusters for tests and the demo")
     actions = sandbox.add_subparsers(dest="action", required=True, parser_class=_Parser)
     up = actions.add_parser("up", help="start master + N member clusters")
@@ -70,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the real cert-manager on the master, with ClusterIssuer synchub-ca",
     )
+    up.add_argument("--git", action="store_true", help="also start a local git server")
     for action in (
         up,
         actions.add_parser("down", help="stop them and remove their data"),
@@ -108,6 +120,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         groups = (args.group,) if args.group else DEFAULT_GROUPS
         print(render_crds(groups, args.kind or DEFAULT_KINDS), end="")
         return 0
+    if args.command == "gitsync":
+        from hub.cli.gitsync import run_from_env
+        from hub.runtime.logs import setup_logging
+
+        setup_logging()
+        return run_from_env(dict(os.environ))
     config = load_config(config_path(args.config))
     if args.command == "run":
         return _run(config, args)
@@ -115,6 +133,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from hub.cli.render import run_render
 
         return run_render(config, args.files, args.cluster, args.output)
+    if args.command == "reconcile":
+        from hub.cli.reconcile import run_reconcile
+
+        return run_reconcile(config, args.target, args.namespace, args.wait)
     if args.command == "check":
         from hub.cli.check import check_all, render_table
 
@@ -146,12 +168,16 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     sandbox = Sandbox(args.dir, say=lambda msg: print(msg, file=sys.stderr))
+    git = GitServer(args.dir)
     if args.action == "up":
         sandbox.up(args.members, cert_manager=args.cert_manager)
+        if args.git:
+            print(f"git server:    {git.up()} (credentials in {git.env_file})")
         print(f"kubeconfig:    {sandbox.kubeconfig}")
         print(f"clusters.yaml: {sandbox.clusters_yaml}")
         print(f"try: kubectl --kubeconfig {sandbox.kubeconfig} --context synchub-member-1 get ns")
     elif args.action == "down":
+        git.down()
         sandbox.down()
         print(f"sandbox in {sandbox.dir} stopped and removed", file=sys.stderr)
     else:

@@ -19,12 +19,14 @@ from hub.config.settings import (
     Config,
     CopyConfig,
     CrossNamespacePolicy,
+    GitConfig,
     LeaderElectionConfig,
     ObjectSyncConfig,
     PropagationConfig,
     PropagationMode,
 )
 from hub.core.describe import type_of
+from hub.core.durations import parse_duration
 from hub.core.errors import ConfigError, KubeconfigError
 from hub.core.federation import MASTER_LABEL
 from hub.kube.kubeconfig import (
@@ -85,13 +87,13 @@ _TOP_KEYS = frozenset(
         "leaderElection",
         "copy",
         "objectSync",
+        "git",
     }
 )
 _CLUSTER_KEYS = frozenset({"name", "context", "kubeconfig", "labels"})
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _TARGET = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9]*(\.[A-Za-z0-9][-A-Za-z0-9]*)*$")
 
 
@@ -177,6 +179,7 @@ class _Parser:
             leader_election=self.leader_election(top.get("leaderElection")),
             copy=self.copy(top.get("copy")),
             object_sync=self.object_sync(top.get("objectSync")),
+            git=self.git(top.get("git")),
         )
 
     def cluster(
@@ -315,14 +318,10 @@ class _Parser:
         )
 
     def duration(self, raw: Any, key: str) -> float:
-        if isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0:
-            return float(raw)
-        text = raw.strip() if isinstance(raw, str) else ""
-        parts = _DURATION_PART.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
+        seconds = parse_duration(raw)
+        if seconds is None:
             raise self.fail(key, f"{raw!r} is not a duration like 30s, 5m or 1h30m")
-        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-        return sum(float(n) * scale[u] for n, u in parts)
+        return seconds
 
     def leader_election(self, raw: Any) -> LeaderElectionConfig:
         body = self.mapping(raw, "leaderElection", frozenset({"enabled", "namespace"}))
@@ -353,6 +352,15 @@ class _Parser:
                     f"{resource!r} is not of the form resource[.group]",
                 )
         return ObjectSyncConfig(allowed_resources=tuple(r.lower() for r in resources))
+
+    def git(self, raw: Any) -> GitConfig:
+        body = self.mapping(raw, "git", frozenset({"allowTransforms", "systemNamespace"}))
+        key = "git.systemNamespace"
+        namespace = self.string(body.get("systemNamespace"), key, "synchub-system")
+        if not _DNS_LABEL.match(namespace):
+            raise self.fail("git.systemNamespace", f"{namespace!r} is not a valid namespace")
+        allow = self.boolean(body.get("allowTransforms"), "git.allowTransforms", False)
+        return GitConfig(allow_transforms=allow, system_namespace=namespace)
 
 
 def _valid_label_key(key: str) -> bool:

@@ -79,6 +79,18 @@ class ObjectSyncConfig:
 
 
 @dataclass(frozen=True)
+class GitConfig:
+    """``git:``: GitSync settings (docs/gitsync.md)."""
+
+    allow_transforms: bool = False
+    """``allowTransforms``: may GitSync transform commands run? They execute code from the
+    repository on the hub. Default false."""
+    system_namespace: str = "synchub-system"
+    """``systemNamespace``: GitSyncs here apply with the hub's own identity; GitSyncs anywhere
+    else must name a ServiceAccount to impersonate. Default ``synchub-system``."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of ``clusters.yaml``, validated (kubeconfig contexts included)."""
 
@@ -103,6 +115,8 @@ class Config:
     """``copy:`` settings."""
     object_sync: ObjectSyncConfig = field(default_factory=ObjectSyncConfig)
     """``objectSync:`` settings."""
+    git: GitConfig = field(default_factory=GitConfig)
+    """``git:`` settings."""
 
     @property
     def clusters(self) -> tuple[ClusterConfig, ...]:

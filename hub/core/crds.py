@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from hub.core import objectsync_crds
+from hub.core import gitspec, objectsync_crds
 from hub.core.federation import FEDERATED_GROUPS, FEDERATED_PREFIX, FEDERATION_GROUP, KUBEFED_GROUP
 from hub.core.objectsync import REPLIKA_GROUP, RUSTRIAL_GROUP, SYNCHUB_GROUP
 
@@ -17,7 +17,7 @@ VERSIONS = {KUBEFED_GROUP: "v1beta1", FEDERATION_GROUP: "v1alpha1"}
 #: CRDs of SyncHub's own group and of the accepted tools' groups: one builder per CRD.
 #: Each feature adds its builders to its group's tuple.
 GROUP_CRDS: dict[str, tuple[Callable[[], dict[str, Any]], ...]] = {
-    SYNCHUB_GROUP: (objectsync_crds.synchub_objectsync_crd,),
+    SYNCHUB_GROUP: (objectsync_crds.synchub_objectsync_crd, gitspec.gitsync_crd),
     RUSTRIAL_GROUP: (objectsync_crds.rustrial_objectsync_crd,),
     REPLIKA_GROUP: (objectsync_crds.replika_crd,),
 }

@@ -27,6 +27,9 @@ Catch the narrowest class that fits; never a bare ``ValueError`` around I/O::
     ├── FieldPathError         a copy-rule path cannot be parsed, read or written
     │                          (PathNotFound, PathSetError beside the grammar in core/paths.py)
     ├── LeadershipLost         the leader lease was lost; the process exits to restart clean
+    ├── GitError               a git fetch, ls-remote or checkout failed (credentials scrubbed)
+    ├── BuildError             a GitSync revision's manifests could not be built (transform,
+    │                          kustomize, a path outside the checkout)
     ├── SandboxError           the local sandbox could not be started or used
     │   └── BinaryNotFound     kube-apiserver, etcd or another binary is not installed
     └── ControlFlow            signals between the queue and its workers, not failures
@@ -146,6 +149,13 @@ class ApiError(KubeError):
         return error_class(cluster, status, reason or _REASONS.get(status, "Error"), message)
 
 
+def brief(exc: KubeError) -> str:
+    """A short message for status and Events: ``403 Forbidden: …`` for API errors."""
+    if isinstance(exc, ApiError):
+        return f"{exc.status} {exc.reason}: {exc.message}"[:300]
+    return str(exc)[:300]
+
+
 class Unauthorized(ApiError):
     """401: the credentials were refused (expired token, wrong certificate)."""
 
@@ -207,6 +217,14 @@ class FieldPathError(SyncHubError, ValueError):
 
 class LeadershipLost(SyncHubError):
     """The leader lease was lost or could not be renewed in time."""
+
+
+class GitError(SyncHubError):
+    """A git operation failed; the message never holds a credential (it is scrubbed)."""
+
+
+class BuildError(SyncHubError):
+    """The manifests of a revision could not be built; the message names the step and file."""
 
 
 class SandboxError(SyncHubError):

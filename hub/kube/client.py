@@ -7,6 +7,7 @@ timeout, a 401 reloads the credentials once, and errors surface as :mod:`hub.cor
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from hub.core.errors import ApiError, ClusterUnreachable, Unauthorized
 from hub.kube.credentials import Credentials, Endpoint
@@ -42,6 +44,22 @@ class ClusterClient:
         self._generation = 0  # bumped by every credential reload
         # Sessions replaced by a reload: requests still in flight on them finish; closed at close().
         self._retired: list[aiohttp.ClientSession] = []
+        #: Impersonate-User / Impersonate-Group headers of a derived client (see impersonating).
+        self._impersonate: tuple[tuple[str, str], ...] = ()
+        self._derived = False
+
+    def impersonating(self, user: str, groups: tuple[str, ...] = ()) -> ClusterClient:
+        """A client sharing this one's connection that acts as ``user`` (RBAC applies to it).
+
+        Closing the derived client does nothing; close the client it came from.
+        """
+        derived = copy.copy(self)
+        derived._impersonate = (
+            ("Impersonate-User", user),
+            *(("Impersonate-Group", group) for group in groups),
+        )
+        derived._derived = True
+        return derived
 
     @classmethod
     async def connect(cls, cluster: ClientConfig, **kwargs: Any) -> ClusterClient:
@@ -62,6 +80,8 @@ class ClusterClient:
         return self._endpoint.server if self._endpoint else ""
 
     async def close(self) -> None:
+        if self._derived:
+            return
         for retired in self._retired:
             await retired.close()
         self._retired.clear()
@@ -140,8 +160,8 @@ class ClusterClient:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ClusterUnreachable(self.name, _describe(exc)) from None
 
-    async def _headers(self, accept: str) -> dict[str, str]:
-        headers = {"Accept": accept, "User-Agent": "synchub"}
+    async def _headers(self, accept: str) -> CIMultiDict[str]:
+        headers = CIMultiDict([("Accept", accept), ("User-Agent", "synchub"), *self._impersonate])
         try:
             token = await self._credentials.authorization()
         except Exception as exc:  # exec plugins fail in many ways; report as unreachable

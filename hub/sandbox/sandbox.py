@@ -264,6 +264,26 @@ class Sandbox:
         state.write(self.state_file)
         self._wait(State(state.members, [record]), "apiserver", APISERVER_TIMEOUT)
 
+    def rebuild(self, name: str) -> None:
+        """Replace cluster ``name`` by an empty one: same ports, certificates and context,
+        fresh etcd data (a lost cluster re-created, for disaster-recovery tests)."""
+        state = self.state()
+        assert state is not None
+        record = next(r for r in state.clusters if r.name == name)
+        for process in (record.apiserver, record.etcd):
+            if process is not None:
+                stop(process.pid, record.dir)
+        shutil.rmtree(Path(record.dir) / "etcd", ignore_errors=True)
+        assert record.etcd is not None
+        args = record.etcd.args
+        record.etcd = ProcessRecord(spawn(args, Path(record.dir) / "etcd.log"), args, "etcd.log")
+        state.write(self.state_file)
+        self._wait(State(state.members, [record]), "etcd", ETCD_TIMEOUT)
+        assert record.apiserver is not None
+        self._spawn_apiserver(record, record.apiserver.args[0])
+        state.write(self.state_file)
+        self._wait(State(state.members, [record]), "apiserver", APISERVER_TIMEOUT)
+
     # --- helpers ---------------------------------------------------------------------------
 
     def _wait(self, state: State, which: str, timeout: float) -> None:

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock, DriftTracker, FightDetector
 from hub.controllers.propagation.report import ClusterResult
-from hub.core.errors import ApiError, Conflict, Invalid, KubeError, NotFound, UnknownResource
+from hub.core.errors import (
+    Conflict,
+    Invalid,
+    KubeError,
+    NotFound,
+    UnknownResource,
+    brief,
+)
 from hub.core.federation import (
     ADOPT_ANNOTATION,
     FIELD_MANAGER,
@@ -138,7 +145,7 @@ class Members:
         except KubeError as exc:
             self.inventory.mark_failed(name, exc)
             status = ClusterStatus.APPLY_FAILED if selected else ClusterStatus.DELETION_FAILED
-            return ClusterResult(name, status, short(exc))
+            return ClusterResult(name, status, brief(exc))
 
     async def _place(
         self,
@@ -297,7 +304,7 @@ class Members:
             return None
         except KubeError as exc:
             self.inventory.mark_failed(name, exc)
-            return ClusterResult(name, ClusterStatus.DELETION_FAILED, short(exc))
+            return ClusterResult(name, ClusterStatus.DELETION_FAILED, brief(exc))
 
     async def _orphan(
         self, key: ObjectRef, state: MemberState, info: ResourceInfo
@@ -406,10 +413,3 @@ def _immutable_message(refused: list[str]) -> str:
         f'Federated object with {ON_IMMUTABLE_ANNOTATION}: "{ON_IMMUTABLE_RECREATE}" to '
         "delete and recreate the copy"
     )
-
-
-def short(exc: KubeError) -> str:
-    """An error as one bounded line for ``status.clusters``."""
-    if isinstance(exc, ApiError):
-        return f"{exc.status} {exc.reason}: {exc.message}"[:300]
-    return str(exc)[:300]

@@ -1,0 +1,1 @@
+"""GitSync: manifests pulled from git, applied to the selected clusters (docs/gitsync.md)."""

@@ -1,0 +1,303 @@
+"""The GitSync controller (docs/gitsync.md): poll each GitSync's repository every
+``interval`` (or at once on ``synchub reconcile gitsync/NAME``), apply the revision to the
+clusters its placement selects, prune, and report on the GitSync.
+
+Reconciles are keyed by the GitSync; a watch event enqueues it only when its generation, its
+``synchub.io/reconcile-at`` or its ``synchub.io/suspend`` annotation changed, so the hub's own
+status writes never trigger a fetch. Status and Events are written only when they change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from pathlib import Path
+from typing import Any
+
+from hub.config.settings import Config
+from hub.controllers.gitsync.engine import ClusterOutcome, Engine, Outcome, Target
+from hub.controllers.gitsync.git import GitCredentials
+from hub.core import gitplan, gitspec
+from hub.core.conditions import Condition, find, merged, now_rfc3339
+from hub.core.errors import NotFound, Requeue, UnknownResource
+from hub.core.objects import Obj, ObjectRef
+from hub.core.placement import PlacementError, select_clusters
+from hub.kube.client import ClusterClient
+from hub.kube.discovery import Discovery
+from hub.kube.resources import ResourceInfo
+from hub.kube.watch import EventType
+from hub.runtime.caches import CacheSet
+from hub.runtime.controller import Controller
+from hub.runtime.inventory import Inventory
+from hub.runtime.metrics import Metrics
+from hub.runtime.tasks import Supervisor
+from hub.runtime.wiring import Declaration, Resources
+from hub.runtime.writer import Writers
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_PROBLEM = 30.0  # seconds: a GitSync that cannot run yet is looked at again
+CLUSTER_NOT_READY = "ClusterNotReady"
+
+
+class GitSyncController(Controller[ObjectRef]):
+    """Reconciles ``gitsyncs.synchub.io`` objects on the master."""
+
+    name = "gitsync"
+
+    declaration = Declaration(
+        for_=Resources("master", "GitSync objects (every namespace)"),
+        owns=(
+            Resources("all", "the objects of each GitSync's revision (impersonated)"),
+            Resources("master", "GitSync status and Events"),
+        ),
+        watches=("inventory.changed", "git remotes (polled every spec.interval)"),
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        master: ClusterClient,
+        discovery: Discovery,
+        inventory: Inventory,
+        writers: Writers,
+        supervisor: Supervisor,
+        metrics: Metrics,
+        *,
+        workdir: Path,
+        poll: bool = True,
+    ) -> None:
+        super().__init__(metrics, workers=2)
+        self.config = config
+        self.master = master
+        self.discovery = discovery
+        self.inventory = inventory
+        self.writers = writers
+        #: False under ``--once``: one pass per GitSync, no polling afterwards.
+        self.poll = poll
+        self.writer = writers.for_client(master)
+        self.engine = Engine(workdir, allow_transforms=config.git.allow_transforms)
+        self.cache = CacheSet(master, supervisor, metrics, self.on_gitsync)
+        self.info: ResourceInfo | None = None
+        self._seen: dict[ObjectRef, tuple[Any, ...]] = {}
+        #: GitSyncs whose last pass failed (``--once`` judges them).
+        self.failing: set[ObjectRef] = set()
+        inventory.changed.subscribe(self.resync)
+
+    async def refresh(self) -> None:
+        """Watch GitSyncs once the master serves them (a CRD installed later is picked up)."""
+        if self.info is not None:
+            return
+        try:
+            self.info = await self.discovery.for_kind(gitspec.GROUP, gitspec.KIND, gitspec.VERSION)
+        except UnknownResource:
+            log.debug("GitSync CRD not served on the master (synchub crds): GitSync is idle")
+            return
+        self.cache.ensure(self.info)
+
+    async def settle(self) -> None:
+        """``--once``: give every member its first probe before judging."""
+        try:
+            async with asyncio.timeout(30):
+                await self.inventory.probed.wait()
+        except TimeoutError:
+            pass
+
+    def in_sync(self) -> bool:
+        return not self.failing
+
+    def synced(self) -> bool:
+        return self.cache.all_synced()
+
+    def resync(self, _cluster: str = "") -> None:
+        """Look at every GitSync again (a cluster came back)."""
+        for ref in list(self._seen):
+            self.queue.add(ref)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def _ref(self, obj: Obj) -> ObjectRef:
+        metadata = obj.get("metadata") or {}
+        namespace, name = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+        return ObjectRef(self.master.name, gitspec.GROUP, gitspec.PLURAL, namespace, name)
+
+    def on_gitsync(self, _info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        ref = self._ref(obj)
+        if kind == "DELETED" or self._seen.get(ref) != _marker(obj):
+            self.queue.add(ref)
+
+    async def reconcile(self, key: ObjectRef) -> None:
+        obj = self.cache.get(self.info, key.namespace, key.name) if self.info else None
+        if obj is None:
+            self.failing.discard(key)
+            self._seen.pop(key, None)
+            self.engine.forget(f"{key.namespace}/{key.name}")
+            return
+        self._seen[key] = _marker(obj)
+        spec = gitspec.parse_spec(obj)
+        if isinstance(spec, gitspec.SpecError):
+            await self._report(obj, Outcome(False, gitspec.INVALID_SPEC, spec.message))
+            return
+        if spec.suspend:
+            await self._report(
+                obj, Outcome(False, gitspec.SUSPENDED, "suspended: nothing is written")
+            )
+            return
+        problem = self._tenancy_problem(key, spec)
+        if problem is not None:
+            await self._report(obj, problem)
+            self._again(RETRY_AFTER_PROBLEM)
+            return
+        outcome = await self._sync(key, obj, spec)
+        await self._report(obj, outcome)
+        self._again(spec.interval if outcome.ok else min(spec.interval, RETRY_AFTER_PROBLEM))
+
+    def _again(self, delay: float) -> None:
+        """Poll again after ``delay`` (not under ``--once``)."""
+        if self.poll:
+            raise Requeue(delay)
+
+    def _tenancy_problem(self, key: ObjectRef, spec: gitspec.GitSyncSpec) -> Outcome | None:
+        if key.namespace == self.config.git.system_namespace or spec.service_account:
+            return None
+        message = (f"GitSyncs outside {self.config.git.system_namespace} must set "
+                   "spec.serviceAccountName (git.systemNamespace in clusters.yaml)")  # fmt: skip
+        return Outcome(False, gitspec.SERVICE_ACCOUNT_REQUIRED, message)
+
+    async def _sync(self, key: ObjectRef, obj: Obj, spec: gitspec.GitSyncSpec) -> Outcome:
+        try:
+            credentials = await self._credentials(key.namespace, spec.secret_name)
+        except NotFound:
+            return Outcome(False, gitspec.FETCH_FAILED, f"secretRef {spec.secret_name}: not found")
+        selected = self._select(obj, spec)
+        if isinstance(selected, Outcome):
+            return selected
+        targets, skipped = self._targets(key, spec, selected)
+        rules = gitplan.Rules(
+            origin=gitspec.origin(self.master.name, key.namespace, key.name),
+            namespaces=spec.namespaces,
+            default_namespace=key.namespace,
+        )
+        previous = gitplan.read_inventory(obj.get("status"))
+        outcome = await self.engine.sync(
+            f"{key.namespace}/{key.name}", spec, credentials, rules, targets, previous
+        )
+        outcome.clusters += skipped
+        if skipped and outcome.ok:
+            # Not applied everywhere: the revision is retried when the cluster is back
+            # (inventory.changed), and the inventory keeps what it may still have to prune.
+            if outcome.inventory is not None:
+                outcome.inventory = tuple(sorted(set(outcome.inventory) | set(previous)))
+            outcome.ok, outcome.reason = False, CLUSTER_NOT_READY
+            outcome.message = "; ".join(f"{c.name}: {c.message}" for c in skipped)
+        return outcome
+
+    async def _credentials(self, namespace: str, name: str) -> GitCredentials:
+        if not name:
+            return GitCredentials()
+        secret = await self.master.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        data = secret.get("data") or {}
+
+        def value(field: str) -> str:
+            raw = data.get(field)
+            return base64.b64decode(raw).decode() if isinstance(raw, str) else ""
+
+        return GitCredentials(value("username"), value("password"), value("identity"),
+                              value("known_hosts"))  # fmt: skip
+
+    def _select(self, obj: Obj, spec: gitspec.GitSyncSpec) -> list[str] | Outcome:
+        placement = gitspec.placement_object(spec.placement)
+        if placement is None:
+            return [self.master.name]
+        result = select_clusters(placement, self.inventory.clusters())
+        if isinstance(result, PlacementError):
+            return Outcome(False, gitspec.INVALID_SPEC, result.message)
+        if result.unknown:
+            unknown = ", ".join(result.unknown)
+            return Outcome(False, gitspec.INVALID_SPEC, f"spec.placement names unknown {unknown}")
+        return list(result.selected)
+
+    def _targets(
+        self, key: ObjectRef, spec: gitspec.GitSyncSpec, names: list[str]
+    ) -> tuple[list[Target], list[ClusterOutcome]]:
+        targets, skipped = [], []
+        for name in names:
+            state = self.inventory.get(name)
+            if not state.ready or state.client is None or state.discovery is None:
+                skipped.append(ClusterOutcome(name, "ClusterNotReady", state.message))
+                continue
+            client = state.client
+            if spec.service_account:
+                client = client.impersonating(
+                    *gitspec.impersonation(key.namespace, spec.service_account)
+                )
+            writer = self.writers.for_client(client)
+            targets.append(Target(name, client, state.discovery, writer))
+        return targets, skipped
+
+    async def _report(self, obj: Obj, outcome: Outcome) -> None:
+        """Status (only when it changed) and an Event for a new revision or a new failure."""
+        key = self._ref(obj)
+        if outcome.ok or outcome.reason == gitspec.SUSPENDED:
+            self.failing.discard(key)
+        else:
+            self.failing.add(key)
+        old = obj.get("status") or {}
+        status = _status(obj, outcome)
+        assert self.info is not None
+        if status == old:
+            return
+        await self.writer.merge_patch(
+            self.info, _ns(obj), _name(obj), {"status": status}, subresource="status"
+        )
+        ready = status["conditions"][-1]
+        old_ready = find(old.get("conditions"), "Ready") or {}
+        if outcome.ok and status.get("lastAppliedRevision") != old.get("lastAppliedRevision"):
+            message = f"applied {outcome.revision}: {outcome.message}"
+            await self.writer.event(obj, type_="Normal", reason=outcome.reason, message=message)
+        elif not outcome.ok and ready.get("message") != old_ready.get("message"):
+            log.warning(
+                "gitsync %s/%s: %s: %s", _ns(obj), _name(obj), outcome.reason, outcome.message
+            )
+            await self.writer.event(obj, type_="Warning", reason=outcome.reason,
+                                    message=outcome.message)  # fmt: skip
+
+
+def _status(obj: Obj, outcome: Outcome) -> dict[str, Any]:
+    old = dict(obj.get("status") or {})
+    metadata = obj.get("metadata") or {}
+    status: dict[str, Any] = {**old, "observedGeneration": metadata.get("generation")}
+    if outcome.revision:
+        status["lastAttemptedRevision"] = outcome.revision
+        if outcome.ok and outcome.reason == gitspec.APPLIED:
+            status["lastAppliedRevision"] = outcome.revision
+    if outcome.inventory is not None:
+        entries = gitplan.inventory_keys(outcome.inventory)
+        status["inventory"] = {"count": len(entries), "entries": entries}
+    if outcome.clusters:
+        status["clusters"] = [c.as_status(outcome.revision) for c in outcome.clusters]
+    requested = (metadata.get("annotations") or {}).get(gitspec.RECONCILE_ANNOTATION)
+    if requested:
+        status["lastHandledReconcileAt"] = requested
+    condition = Condition("Ready", "True" if outcome.ok else "False", outcome.reason,
+                          outcome.message[:1024])  # fmt: skip
+    status["conditions"] = merged(old.get("conditions"), condition, now=now_rfc3339(),
+                                  observed_generation=metadata.get("generation"))  # fmt: skip
+    return status
+
+
+def _marker(obj: Obj) -> tuple[Any, ...]:
+    metadata = obj.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    return (metadata.get("generation"), annotations.get(gitspec.RECONCILE_ANNOTATION),
+            annotations.get(gitspec.SUSPEND_ANNOTATION))  # fmt: skip
+
+
+def _ns(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("namespace", ""))
+
+
+def _name(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
