@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock
+from hub.controllers.propagation.lanes import STALLED_AFTER, Lanes, Outcome
 from hub.controllers.propagation.member import (
     Hooks,
     Members,
@@ -127,6 +128,10 @@ class PropagationController(Controller[ObjectRef]):
         self.master = inventory.master_name
         hooks = Hooks(self._on_member, self.resync, self.queue.add_after, copy.is_source)
         self.members = Members(config, inventory, writers, supervisor, metrics, hooks, clock)
+        self.lanes = Lanes(supervisor, self._sync_one, self.queue.add, clock)
+        #: ``--once`` waits for every cluster's answer before judging (see settle()).
+        self._await_lanes = False
+        self._wrote: set[ObjectRef] = set()
         self._observed: dict[ObjectRef, float] = {}
         #: Why each Federated object is not fully propagated after its last reconcile (--once).
         self.unsynced: dict[ObjectRef, list[str]] = {}
@@ -155,6 +160,7 @@ class PropagationController(Controller[ObjectRef]):
                 await self.inventory.probed.wait()
         except TimeoutError:
             pass
+        self._await_lanes = True
         self.resync()
 
     def out_of_sync(self) -> list[str]:
@@ -231,7 +237,11 @@ class PropagationController(Controller[ObjectRef]):
         await self._propagate(key, info, fed, kind)
 
     async def _propagate(self, key: ObjectRef, info: ResourceInfo, fed: Obj, kind: str) -> None:
-        """Place ``fed`` on the clusters it selects, remove it elsewhere, write the status."""
+        """Hand ``fed`` to every cluster's lane, then write the status from their outcomes.
+
+        The lanes do the work (docs/propagation.md): a hung member holds only its own lane.
+        A lane's changed outcome queues the object again, so the status follows.
+        """
         placement = select_clusters(fed, self.inventory.clusters())
         if isinstance(placement, PlacementError):
             condition = Condition(
@@ -245,14 +255,14 @@ class PropagationController(Controller[ObjectRef]):
         if annotation_is_true(fed, SUSPEND_ANNOTATION):
             results = [ClusterResult(n, ClusterStatus.SUSPENDED) for n in sorted(selected)]
         else:
-            force = bool(requested) and requested != _status(fed).get("lastHandledReconcileAt")
-            synced = await asyncio.gather(
-                *(
-                    self.members.sync(key, fed, kind, state, state.name in selected, force=force)
-                    for state in self.inventory.states.values()
-                )
-            )
-            results = [r for r in synced if r is not None]
+            answered = [self.lanes.submit(name, key) for name in self.inventory.states]
+            if self._await_lanes:
+                await asyncio.gather(*answered)
+            current = self._current_results(key, _rv(fed), selected)
+            if current is None:
+                self.queue.add_after(key, STALLED_AFTER)  # a lane still working; look again
+                return
+            results = current
         self._record(key, kind, results)
         self._observe_latency(key, results)
         await self._announce(key, fed, kind, results)
@@ -283,6 +293,51 @@ class PropagationController(Controller[ObjectRef]):
         if any(r.status == ClusterStatus.WAITING_FOR_REMOVAL for r in results):
             raise Requeue(WAIT_FOR_REMOVAL)
 
+    def _current_results(
+        self, key: ObjectRef, resource_version: str, selected: set[str]
+    ) -> list[ClusterResult] | None:
+        """Each cluster's result for this version of the object; None while one is due.
+
+        A cluster whose lane is stalled is reported as not answering, not waited for.
+        """
+        results: list[ClusterResult] = []
+        for name in self.inventory.states:
+            outcome = self.lanes.outcome(name, key)
+            current = outcome is not None and outcome.resource_version == resource_version
+            if outcome is not None and current and outcome.selected == (name in selected):
+                if outcome.result is not None:
+                    results.append(outcome.result)
+                continue
+            stalled = self.lanes.stalled_for(name)
+            if not stalled:
+                return None
+            if name in selected:
+                message = f"no answer from the API server for {stalled:.0f}s"
+                results.append(ClusterResult(name, ClusterStatus.CLUSTER_NOT_READY, message))
+        return results
+
+    async def _sync_one(self, cluster: str, key: ObjectRef) -> Outcome | None:
+        """One cluster's work for one Federated object, run in that cluster's lane."""
+        info = self.federated.infos.get(key.group_resource)
+        fed = self.federated.get(info, key.namespace, key.name) if info else None
+        if fed is None or (fed.get("metadata") or {}).get("deletionTimestamp"):
+            return None
+        try:
+            kind = target_kind(str(fed.get("kind", "")))
+        except ValueError:
+            return None
+        placement = select_clusters(fed, self.inventory.clusters())
+        if isinstance(placement, PlacementError) or self.copy.pending(key, fed):
+            return None
+        selected = cluster in placement.selected
+        requested = annotation(fed, RECONCILE_AT_ANNOTATION)
+        force = bool(requested) and requested != _status(fed).get("lastHandledReconcileAt")
+        state = self.inventory.get(cluster)
+        result = await self.members.sync(key, fed, kind, state, selected, force=force)
+        if result is not None and result.wrote:
+            self._wrote.add(key)
+        return Outcome(_rv(fed), selected, result)
+
     async def _announce(
         self, key: ObjectRef, fed: Obj, kind: str, results: list[ClusterResult]
     ) -> None:
@@ -312,16 +367,21 @@ class PropagationController(Controller[ObjectRef]):
         if (info := self.federated.infos.get(key.group_resource)) is not None:
             self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
         self._observed.pop(key, None)
+        self._wrote.discard(key)
         self.unsynced.pop(key, None)
         self._announced.pop(key, None)
         self.members.forget(key)
+        self.lanes.forget(key)
 
     def _observe_latency(self, key: ObjectRef, results: list[ClusterResult]) -> None:
-        observed = self._observed.pop(key, None)
-        if observed is None or not any(r.wrote for r in results):
+        if key not in self._wrote:
+            self._observed.pop(key, None)
             return
         if all(r.status == ClusterStatus.PROPAGATED for r in results):
-            self.metrics.propagation_seconds.observe(time.monotonic() - observed)
+            self._wrote.discard(key)
+            observed = self._observed.pop(key, None)
+            if observed is not None:
+                self.metrics.propagation_seconds.observe(time.monotonic() - observed)
 
     # --- deletion --------------------------------------------------------------------------
 

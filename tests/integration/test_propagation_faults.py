@@ -1,0 +1,124 @@
+"""Propagation under member faults (issue 15): a hung member, a fight that ends, refused
+credentials, leftovers of a timed-out deletion. Real sandbox clusters, the hub as a process."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+
+from conftest import Clusters, HubProcess, wait_for
+from hub.sandbox import Sandbox
+
+GROUP, VERSION = "types.kubefed.io", "v1beta1"
+MEMBERS = {"clusters": [{"name": "member-1"}, {"name": "member-2"}]}
+BOTH = ("member-1", "member-2")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def config_file(clusters: Clusters, tmp_path: Path, **extra: Any) -> Path:
+    document = yaml.safe_load(clusters.clusters_yaml.read_text())
+    document.update(extra)
+    path = tmp_path / "clusters.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def federated_secret(
+    clusters: Clusters, namespace: str, name: str, value: str, placement: dict[str, Any]
+) -> None:
+    clusters.custom("master").create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "federatedsecrets",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "FederatedSecret",
+            "metadata": {"name": name},
+            "spec": {"template": {"data": {"k": b64(value)}}, "placement": placement},
+        },
+    )  # fmt: skip
+
+
+def set_value(clusters: Clusters, namespace: str, name: str, value: str) -> None:
+    clusters.custom("master").patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "federatedsecrets", name,
+        {"spec": {"template": {"data": {"k": b64(value)}}}},
+    )  # fmt: skip
+
+
+def member_value(clusters: Clusters, cluster: str, namespace: str, name: str) -> str | None:
+    try:
+        secret = clusters.core(cluster).read_namespaced_secret(name, namespace)
+    except k8s.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    data = secret.data or {}
+    return base64.b64decode(data["k"]).decode() if "k" in data else ""
+
+
+def cluster_statuses(clusters: Clusters, namespace: str, name: str) -> dict[str, str]:
+    fed = clusters.custom("master").get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "federatedsecrets", name
+    )
+    entries = (fed.get("status") or {}).get("clusters") or []
+    return {e["name"]: e["status"] for e in entries}
+
+
+@contextmanager
+def paused_apiserver(clusters: Clusters, name: str) -> Iterator[None]:
+    """SIGSTOP the member's kube-apiserver: connections stay open, nothing answers."""
+    if not isinstance(clusters.sandbox, Sandbox):
+        pytest.skip("pausing an API server needs the sandbox provider")
+    record = clusters.sandbox.cluster(name).apiserver
+    assert record is not None
+    os.kill(record.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(record.pid, signal.SIGCONT)
+
+
+def test_a_hung_member_does_not_slow_the_healthy_one(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    hub = HubProcess(config_file(clusters, tmp_path, namespaces=[namespace]), tmp_path / "hub.log")
+    hub.start()
+    names = [f"s{i}" for i in range(12)]  # more objects than the hub has workers
+    try:
+        for name in names:
+            federated_secret(clusters, namespace, name, "v1", MEMBERS)
+        wait_for(lambda: all(member_value(clusters, m, namespace, n) == "v1"
+                             for n in names for m in BOTH), timeout=60)  # fmt: skip
+        with paused_apiserver(clusters, "member-1"):
+            started = time.monotonic()
+            for name in names:
+                set_value(clusters, namespace, name, "v2")
+            wait_for(lambda: all(member_value(clusters, "member-2", namespace, n) == "v2"
+                                 for n in names), timeout=60)  # fmt: skip
+            elapsed = time.monotonic() - started
+            print(f"member-2 updated {len(names)} objects in {elapsed:.2f}s with member-1 hung")
+            assert elapsed < 3.0, f"member-2 waited {elapsed:.1f}s on the hung member-1"
+            # Status is right for every object: none keeps a stale Propagated for member-1.
+            wait_for(lambda: all(
+                cluster_statuses(clusters, namespace, n).get("member-1") == "ClusterNotReady"
+                and cluster_statuses(clusters, namespace, n).get("member-2") == "Propagated"
+                for n in names), timeout=60)  # fmt: skip
+        wait_for(lambda: all(member_value(clusters, "member-1", namespace, n) == "v2"
+                             for n in names), timeout=90)  # fmt: skip
+        wait_for(lambda: all(set(cluster_statuses(clusters, namespace, n).values())
+                             == {"Propagated"} for n in names), timeout=60)  # fmt: skip
+    finally:
+        assert hub.stop() == 0, hub.output()[-2000:]
+    assert "Traceback" not in hub.output()
