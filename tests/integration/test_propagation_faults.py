@@ -122,3 +122,29 @@ def test_a_hung_member_does_not_slow_the_healthy_one(
     finally:
         assert hub.stop() == 0, hub.output()[-2000:]
     assert "Traceback" not in hub.output()
+
+
+def test_the_copy_is_restored_within_seconds_once_a_fight_ends(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    hub = HubProcess(config_file(clusters, tmp_path, namespaces=[namespace]), tmp_path / "hub.log")
+    hub.start()
+    member = clusters.core("member-1")
+    try:
+        federated_secret(clusters, namespace, "cert", "ours", {"clusters": [{"name": "member-1"}]})
+        wait_for(lambda: member_value(clusters, "member-1", namespace, "cert") == "ours")
+        before = hub.metric("synchub_member_writes_total", cluster="member-1")
+        ended = time.monotonic() + 6
+        while time.monotonic() < ended:  # another controller insisting on its own value
+            member.patch_namespaced_secret("cert", namespace, {"data": {"k": b64("theirs")}})
+            time.sleep(0.3)
+        last_foreign_write = time.monotonic()
+        during = hub.metric("synchub_member_writes_total", cluster="member-1") - before
+        assert during <= 6, f"{during} writes during a 6 s fight: the hub kept fighting"
+        assert hub.metric("synchub_ownership_conflicts_total", cluster="member-1") >= 1
+        wait_for(lambda: member_value(clusters, "member-1", namespace, "cert") == "ours", 30)
+        restored = time.monotonic() - last_foreign_write
+        print(f"copy restored {restored:.2f}s after the last foreign write")
+        assert restored < 8.0, f"restored only {restored:.1f}s after the fight ended"
+    finally:
+        assert hub.stop() == 0, hub.output()[-2000:]

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from hub.controllers.propagation.drift import (
     FIGHT_LIMIT,
+    FIGHT_QUIET,
+    FIGHT_QUIET_MAX,
     FIGHT_WINDOW,
     DriftTracker,
     FightDetector,
@@ -88,33 +90,62 @@ def test_forget_where_drops_only_matching_keys() -> None:
     assert not tracker.drifted(("b", "x"), desired, stale)
 
 
-@given(st.lists(st.floats(min_value=0.0, max_value=FIGHT_WINDOW * 3), max_size=12))
-def test_a_fight_is_more_than_the_limit_within_the_window(steps: list[float]) -> None:
+@given(st.lists(st.floats(min_value=0.0, max_value=FIGHT_QUIET * 0.99), max_size=30))
+def test_a_fast_competitor_gets_no_more_than_the_limit_of_corrections(steps: list[float]) -> None:
+    # Each step is a foreign write (a new version) seen sooner than the quiet period.
     clock = FakeClock()
     detector: FightDetector[str] = FightDetector(clock)
-    seen: list[float] = []
-    for step in steps:
+    corrections = 0
+    started = clock.now
+    for version, step in enumerate(steps):
         clock.now += step
-        seen.append(clock.now)
-        recent = [t for t in seen if clock.now - t <= FIGHT_WINDOW]
-        assert detector.correcting("k") == (len(recent) > FIGHT_LIMIT)
+        corrections += detector.hold("k", str(version)) == 0.0
+    assert clock.now - started < FIGHT_WINDOW
+    assert corrections == min(len(steps), FIGHT_LIMIT)
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=FIGHT_WINDOW), st.booleans()), max_size=30
+    )
+)
+def test_the_copy_is_restored_soon_after_the_last_foreign_write(
+    looks: list[tuple[float, bool]],
+) -> None:
+    # Looks at a drifted copy, some after a new foreign write: whatever happened before,
+    # once the copy is left alone for FIGHT_QUIET_MAX the hub corrects it.
+    clock = FakeClock()
+    detector: FightDetector[str] = FightDetector(clock)
+    version = 0
+    for step, foreign in looks:
+        clock.now += step
+        version += foreign
+        wait = detector.hold("k", str(version))
+        assert 0.0 <= wait <= FIGHT_QUIET_MAX
+    version += 1  # the last foreign write; then nobody touches the copy again
+    first = detector.hold("k", str(version))
+    clock.now += first
+    assert first == 0.0 or detector.hold("k", str(version)) == 0.0
+    assert first <= FIGHT_QUIET_MAX
 
 
 @given(st.integers(min_value=1, max_value=20))
 def test_corrections_spaced_beyond_the_window_never_fight(count: int) -> None:
     clock = FakeClock()
     detector: FightDetector[str] = FightDetector(clock)
-    for _ in range(count):
-        assert not detector.correcting("k")
+    for version in range(count):
+        assert detector.hold("k", str(version)) == 0.0
         clock.now += FIGHT_WINDOW + 0.001
 
 
 def test_fights_are_counted_per_key_and_forgotten() -> None:
     clock = FakeClock()
-    detector: FightDetector[str] = FightDetector(clock, window=10.0, limit=1)
-    assert not detector.correcting("a")
-    assert not detector.correcting("b")
-    assert detector.correcting("a")
+    detector: FightDetector[str] = FightDetector(clock, window=10.0, limit=1, quiet=2.0)
+    assert detector.hold("a", "1") == 0.0
+    assert detector.hold("b", "1") == 0.0
+    assert detector.hold("a", "2") == 2.0
+    clock.now += 1.5
+    assert detector.hold("a", "2") == 0.5  # the same foreign write: the quiet period runs on
     detector.forget_where(lambda k: k == "a")
-    assert not detector.correcting("a")
-    assert detector.correcting("b")
+    assert detector.hold("a", "3") == 0.0
+    assert detector.hold("b", "2") == 2.0

@@ -4,8 +4,11 @@ A copy *drifted* when someone else changed a field the hub sets. The resourceVer
 recorded after its own last write answers cheaply; otherwise the live object is compared
 with the rendered one, field by field (server defaults may add fields the hub never sets).
 
-The hub *fights* another writer when it has had to correct the same copy more than
-``limit`` times within ``window`` seconds; it then backs off instead of flapping the object.
+The hub *fights* another writer when it has had to correct the same copy ``limit`` times
+within ``window`` seconds; it then backs off instead of flapping the object, and corrects
+again only once the copy has been left alone for ``quiet`` seconds (doubled by each further
+correction in the window, up to ``quiet_max``): once the fight is over the copy is restored
+seconds after the last foreign write, not a whole window later.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ Clock = Callable[[], float]
 
 FIGHT_WINDOW = 120.0  # seconds: drift corrections counted over this window
 FIGHT_LIMIT = 3  # corrections in the window before the hub backs off
+FIGHT_QUIET = 3.0  # seconds without a foreign write that end a fight ...
+FIGHT_QUIET_MAX = 10.0  # ... doubling with each correction the fight provokes, up to this
 
 
 def resource_version(obj: Obj) -> str:
@@ -61,26 +66,46 @@ class DriftTracker(Generic[K]):
 
 
 class FightDetector(Generic[K]):
-    """Counts drift corrections per key over a sliding window of ``clock`` time."""
+    """Counts drift corrections per key over a sliding window of ``clock`` time, and when
+    each key was last written by someone else."""
 
     def __init__(
-        self, clock: Clock, *, window: float = FIGHT_WINDOW, limit: int = FIGHT_LIMIT
+        self,
+        clock: Clock,
+        *,
+        window: float = FIGHT_WINDOW,
+        limit: int = FIGHT_LIMIT,
+        quiet: float = FIGHT_QUIET,
+        quiet_max: float = FIGHT_QUIET_MAX,
     ) -> None:
         self.clock = clock
         self.window = window
         self.limit = limit
+        self.quiet = quiet
+        self.quiet_max = quiet_max
         self._times: dict[K, deque[float]] = {}
+        self._foreign: dict[K, tuple[str, float]] = {}  # key -> (version, first seen)
 
-    def correcting(self, key: K) -> bool:
-        """Count one more correction of ``key``; True when that makes it a fight."""
+    def hold(self, key: K, version: str) -> float:
+        """Drift seen on ``key``, whose live copy is at ``version``: 0.0 to correct it now
+        (counted), or the seconds to hold off because the hub is in a fight over it."""
         now = self.clock()
+        seen = self._foreign.get(key)
+        if seen is None or seen[0] != version:
+            seen = self._foreign[key] = (version, now)
         times = self._times.setdefault(key, deque())
         while times and now - times[0] > self.window:
             times.popleft()
+        if len(times) >= self.limit:
+            quiet = min(self.quiet_max, self.quiet * 2.0 ** min(len(times) - self.limit, 16))
+            wait = quiet - (now - seen[1])
+            if wait > 0:
+                return wait
         times.append(now)
-        return len(times) > self.limit
+        return 0.0
 
     def forget_where(self, match: Callable[[K], bool]) -> None:
         """Forget the corrections of every key ``match`` accepts."""
-        for key in [k for k in self._times if match(k)]:
-            del self._times[key]
+        for records in (self._times, self._foreign):
+            for key in [k for k in records if match(k)]:
+                del records[key]

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.config.settings import Config
-from hub.controllers.propagation.drift import Clock, DriftTracker, FightDetector
+from hub.controllers.propagation.drift import (
+    Clock,
+    DriftTracker,
+    FightDetector,
+    resource_version,
+)
 from hub.controllers.propagation.report import ClusterResult
 from hub.core.errors import (
     Conflict,
@@ -49,7 +54,7 @@ from hub.runtime.writer import Writer, Writers
 
 log = logging.getLogger(__name__)
 
-FIGHT_BACKOFF = 60.0  # seconds before looking again at a copy another writer keeps changing
+FIGHT_RECHECK = 0.1  # seconds after a fight's quiet period before looking again
 
 
 @dataclass(frozen=True)
@@ -176,14 +181,15 @@ class Members:
             drifted = same_hash and drift
         elif await self._existing(state, info, key) is not None and not self._may_adopt(fed):
             return ClusterResult(name, ClusterStatus.ALREADY_EXISTS, _not_ours(info.kind))
-        if drifted and self.fights.correcting((name, key)):
+        hold = self.fights.hold((name, key), resource_version(live or {})) if drifted else 0.0
+        if hold:
             self.metrics.ownership_conflicts.labels(cluster=name).inc()
-            self.hooks.requeue_after(key, FIGHT_BACKOFF)
+            self.hooks.requeue_after(key, hold + FIGHT_RECHECK)
             return ClusterResult(
                 name,
                 ClusterStatus.APPLY_FAILED,
                 "another writer keeps changing this object; backing off",
-                retry_after=FIGHT_BACKOFF,
+                retry_after=hold + FIGHT_RECHECK,
             )
         written = await self._write(fed, state, info, key, rendered.obj)
         if isinstance(written, ClusterResult):
