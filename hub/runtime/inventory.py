@@ -142,12 +142,17 @@ class Inventory:
         self._publish(state)
         return True
 
-    def mark_failed(self, name: str, exc: KubeError) -> None:
-        """A request failed: stop using the member until the next probe succeeds."""
+    def mark_failed(self, name: str, exc: KubeError) -> bool:
+        """A request failed: stop using the member until the next probe succeeds.
+
+        True when ``exc`` is a cluster-level cause: the member is then not ready, and
+        ``problem``/``message`` of its state say why (the same on every object).
+        """
         state = self.states[name]
         if name == self.master_name or not isinstance(exc, ClusterUnreachable | Unauthorized):
-            return
+            return False
         self._set(state, False, *_classify(exc))
+        return True
 
     async def close(self) -> None:
         """Close the member clients (the master's belongs to the manager)."""

@@ -148,3 +148,78 @@ def test_the_copy_is_restored_within_seconds_once_a_fight_ends(
         assert restored < 8.0, f"restored only {restored:.1f}s after the fight ended"
     finally:
         assert hub.stop() == 0, hub.output()[-2000:]
+
+
+def member_token(clusters: Clusters, cluster: str, namespace: str) -> str:
+    """A token of a cluster-admin ServiceAccount ``hub`` on ``cluster`` (deleting the
+    ServiceAccount makes the API server refuse it)."""
+    core = clusters.core(cluster)
+    account = k8s.V1ServiceAccount(metadata={"name": "hub"})
+    core.create_namespaced_service_account(namespace, account)
+    try:
+        k8s.RbacAuthorizationV1Api(clusters.api[cluster]).create_cluster_role_binding(
+            {
+                "metadata": {"name": f"{namespace}-hub"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": "cluster-admin"},
+                "subjects": [{"kind": "ServiceAccount", "name": "hub", "namespace": namespace}],
+            }
+        )  # fmt: skip
+    except k8s.ApiException as exc:
+        if exc.status != 409:
+            raise
+    request = k8s.AuthenticationV1TokenRequest(spec={"expirationSeconds": 3600})
+    return str(core.create_namespaced_service_account_token("hub", namespace, request).status.token)
+
+
+def write_member_kubeconfig(clusters: Clusters, cluster: str, path: Path, token: str) -> None:
+    document = yaml.safe_load(clusters.kubeconfig.read_text())
+    context = next(c for c in document["contexts"] if c["name"].endswith(cluster))
+    document["current-context"] = context["name"]
+    for user in document["users"]:
+        if user["name"] == context["context"]["user"]:
+            user["user"] = {"token": token}
+    path.write_text(yaml.safe_dump(document))
+
+
+def test_refused_credentials_are_one_status_on_every_object(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    member_kubeconfig = tmp_path / "member-1.kubeconfig"
+    write_member_kubeconfig(
+        clusters, "member-1", member_kubeconfig, member_token(clusters, "member-1", namespace)
+    )
+    document = yaml.safe_load(clusters.clusters_yaml.read_text())
+    for member in document["members"]:
+        if member["name"] == "member-1":
+            member["kubeconfig"] = str(member_kubeconfig)
+    config = tmp_path / "clusters.yaml"
+    config.write_text(yaml.safe_dump({**document, "namespaces": [namespace]}))
+    hub = HubProcess(config, tmp_path / "hub.log").start()
+    names = [f"s{i}" for i in range(12)]
+    try:
+        for name in names:
+            federated_secret(clusters, namespace, name, "v1", MEMBERS)
+        wait_for(lambda: all(member_value(clusters, m, namespace, n) == "v1"
+                             for n in names for m in BOTH), timeout=60)  # fmt: skip
+        clusters.core("member-1").delete_namespaced_service_account("hub", namespace)
+        for name in names:
+            set_value(clusters, namespace, name, "v2")
+
+        def one_cause() -> bool:
+            statuses = [cluster_statuses(clusters, namespace, n).get("member-1") for n in names]
+            return statuses == ["CredentialsInvalid"] * len(names)
+
+        wait_for(one_cause, timeout=60)
+        time.sleep(2)  # no object drifts back to another status
+        assert one_cause(), [cluster_statuses(clusters, namespace, n) for n in names]
+        fixed = time.monotonic()
+        write_member_kubeconfig(
+            clusters, "member-1", member_kubeconfig, member_token(clusters, "member-1", namespace)
+        )
+        wait_for(lambda: all(member_value(clusters, "member-1", namespace, n) == "v2"
+                             for n in names), timeout=90)  # fmt: skip
+        caught_up = time.monotonic() - fixed
+        print(f"member-1 caught up {caught_up:.2f}s after its credentials were fixed")
+    finally:
+        assert hub.stop() == 0, hub.output()[-2000:]

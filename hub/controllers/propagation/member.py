@@ -148,7 +148,8 @@ class Members:
         except NotFound:
             return None
         except KubeError as exc:
-            self.inventory.mark_failed(name, exc)
+            if self.inventory.mark_failed(name, exc):  # a cluster-level cause, classed once
+                return ClusterResult(name, state.problem, state.message) if selected else None
             status = ClusterStatus.APPLY_FAILED if selected else ClusterStatus.DELETION_FAILED
             return ClusterResult(name, status, brief(exc))
 
