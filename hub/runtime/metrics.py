@@ -49,8 +49,9 @@ class Metrics:
         )
         self.deletion_leftovers = Counter(
             "synchub_deletion_leftovers_total",
-            "Copies left on an unreachable cluster when propagation.deletionTimeout ran out.",
-            ["cluster"],
+            "Copies left on an unreachable cluster when propagation.deletionTimeout ran out "
+            "(outcome=left), and those removed when it came back (outcome=removed).",
+            ["cluster", "outcome"],
             registry=r,
         )
         self.leader = Gauge(

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock
 from hub.controllers.propagation.lanes import STALLED_AFTER, Lanes, Outcome
+from hub.controllers.propagation.leftovers import SWEEP_GROUP, Leftovers, sweep_key
 from hub.controllers.propagation.member import (
     Hooks,
     Members,
@@ -126,8 +127,9 @@ class PropagationController(Controller[ObjectRef]):
         self.dry_run = writers.dry_run
         self.copy = copy
         self.master = inventory.master_name
-        hooks = Hooks(self._on_member, self.resync, self.queue.add_after, copy.is_source)
+        hooks = Hooks(self._on_member, self._member_synced, self.queue.add_after, copy.is_source)
         self.members = Members(config, inventory, writers, supervisor, metrics, hooks, clock)
+        self.leftovers = Leftovers(self.members, federated, self._origin_ref, metrics)
         self.lanes = Lanes(supervisor, self._sync_one, self.queue.add, clock)
         #: ``--once`` waits for every cluster's answer before judging (see settle()).
         self._await_lanes = False
@@ -138,7 +140,7 @@ class PropagationController(Controller[ObjectRef]):
         #: The last status announced per Federated object and cluster (Events on changes).
         self._announced: dict[ObjectRef, dict[str, str]] = {}
         federated.add_handler(self.on_federated)
-        inventory.changed.subscribe(self.resync)
+        inventory.changed.subscribe(self._cluster_changed)
         copy.template_written.subscribe(lambda change: self.note_change(*change))
         copy.judged.subscribe(self.queue.add)
 
@@ -193,6 +195,19 @@ class PropagationController(Controller[ObjectRef]):
                 for obj in list(cache.store.values()):
                     self.queue.add(_ref(self.master, cache.info, obj))
 
+    def _cluster_changed(self, cluster: str) -> None:
+        """A cluster became ready or not, or its labels changed: look at everything again,
+        and sweep it for leftovers of deletions released while it was away."""
+        self.resync()
+        self.queue.add(sweep_key(cluster))
+
+    def _member_synced(self) -> None:
+        """A member's cache of managed copies synced: resync, and sweep every member."""
+        self.resync()
+        for name in self.inventory.states:
+            if name != self.master:
+                self.queue.add(sweep_key(name))
+
     def _origin_ref(self, obj: Obj) -> ObjectRef | None:
         origin = str(
             ((obj.get("metadata") or {}).get("annotations") or {}).get(ORIGIN_ANNOTATION, "")
@@ -209,10 +224,14 @@ class PropagationController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
-        """Finalize a deleted Federated object, or place it and write its status."""
+        """Finalize a deleted Federated object, or place it and write its status; a sweep
+        key removes a cluster's leftovers instead (see :mod:`.leftovers`)."""
         if not self.inventory.labels_synced():
             # Placing on partial labels could delete copies that belong there.
             raise Requeue(0.5)
+        if key.group == SWEEP_GROUP:
+            await self.leftovers.sweep(key.cluster)
+            return
         info = self.federated.infos.get(key.group_resource)
         fed = self.federated.get(info, key.namespace, key.name) if info else None
         if info is None or fed is None:
@@ -407,7 +426,7 @@ class PropagationController(Controller[ObjectRef]):
                 f"propagation.deletionTimeout ({result.message}); it may be left behind"
             )
             log.warning("propagation %s: %s", key, message, extra=key.log_keys)
-            self.metrics.deletion_leftovers.labels(cluster=result.name).inc()
+            self.metrics.deletion_leftovers.labels(cluster=result.name, outcome="left").inc()
             await self.members.writer(self.inventory.get(self.master)).event(
                 fed, type_="Warning", reason="DeletionTimedOut", message=message
             )
