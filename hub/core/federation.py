@@ -35,6 +35,13 @@ ON_IMMUTABLE_RECREATE = "recreate"
 SUSPEND_ANNOTATION = "synchub.io/suspend"
 RECONCILE_AT_ANNOTATION = "synchub.io/reconcile-at"
 FINALIZER = "synchub.io/propagation"
+#: ``replace`` makes member copies exactly the rendered object (docs/propagation.md).
+STRATEGY_ANNOTATION = "synchub.io/strategy"
+STRATEGY_REPLACE = "replace"
+#: KubeFed's own configuration; ``spec.adoptResources: Enabled`` there means adopt.
+KUBEFED_CONFIG_GROUP = "core.kubefed.io"
+KUBEFED_CONFIG_KIND = "KubeFedConfig"
+KUBEFED_SYSTEM_NAMESPACE = "kube-federation-system"
 MASTER_LABEL = "cluster-master"
 PROPAGATION_CONDITION = "Propagation"
 FIELD_MANAGER = "synchub"

@@ -114,13 +114,19 @@ class Writer:
         )
         return result
 
-    async def replace(self, info: ResourceInfo, namespace: str, name: str, obj: Obj) -> Obj | None:
+    async def replace(
+        self, info: ResourceInfo, namespace: str, name: str, obj: Obj, *, field_manager: str = ""
+    ) -> Obj | None:
         """Replace one object whole (PUT); set metadata.resourceVersion for optimistic locking."""
         if self._skip("replace", info, namespace, name, ""):
             return None
         self._count("update")
         result: Obj = await self._send(
-            f"replace {info.kind} {name}", "PUT", info.path(namespace, name), body=obj
+            f"replace {info.kind} {name}",
+            "PUT",
+            info.path(namespace, name),
+            params={"fieldManager": field_manager} if field_manager else None,
+            body=obj,
         )
         return result
 

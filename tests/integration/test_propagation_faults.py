@@ -223,3 +223,39 @@ def test_refused_credentials_are_one_status_on_every_object(
         print(f"member-1 caught up {caught_up:.2f}s after its credentials were fixed")
     finally:
         assert hub.stop() == 0, hub.output()[-2000:]
+
+
+def test_strategy_replace_removes_fields_others_added(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    hub = HubProcess(config_file(clusters, tmp_path, namespaces=[namespace]), tmp_path / "hub.log")
+    hub.start()
+    member = clusters.core("member-1")
+    only_member_1 = {"clusters": [{"name": "member-1"}]}
+    try:
+        federated_secret(clusters, namespace, "exact", "ours", only_member_1)
+        federated_secret(clusters, namespace, "shared", "ours", only_member_1)
+        clusters.custom("master").patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "federatedsecrets", "exact",
+            {"metadata": {"annotations": {"synchub.io/strategy": "replace"}}},
+        )  # fmt: skip
+        wait_for(lambda: all(member_value(clusters, "member-1", namespace, n) == "ours"
+                             for n in ("exact", "shared")))  # fmt: skip
+        time.sleep(1)  # the annotation change has been seen (a no-op for the copy)
+        added = {"metadata": {"labels": {"someone": "else"}}, "data": {"extra": b64("x")}}
+        for name in ("exact", "shared"):
+            member.patch_namespaced_secret(name, namespace, added)
+        changed = time.monotonic()
+
+        def exact() -> bool:
+            secret = member.read_namespaced_secret("exact", namespace)
+            return set(secret.data) == {"k"} and "someone" not in (secret.metadata.labels or {})
+
+        wait_for(exact, timeout=30)
+        print(f"added fields removed {time.monotonic() - changed:.2f}s after they were written")
+        shared = member.read_namespaced_secret("shared", namespace)
+        # strategy apply (the default) reclaims changed fields only: added ones survive.
+        assert set(shared.data) == {"k", "extra"}
+        assert shared.metadata.labels.get("someone") == "else"
+    finally:
+        assert hub.stop() == 0, hub.output()[-2000:]

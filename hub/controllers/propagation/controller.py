@@ -36,6 +36,9 @@ from hub.core.errors import Conflict, NotFound, Requeue, Retry
 from hub.core.federation import (
     FEDERATED_GROUPS,
     FINALIZER,
+    KUBEFED_CONFIG_GROUP,
+    KUBEFED_CONFIG_KIND,
+    KUBEFED_SYSTEM_NAMESPACE,
     ORIGIN_ANNOTATION,
     ORPHAN_ANNOTATIONS,
     PROPAGATION_CONDITION,
@@ -127,7 +130,19 @@ class PropagationController(Controller[ObjectRef]):
         self.dry_run = writers.dry_run
         self.copy = copy
         self.master = inventory.master_name
-        hooks = Hooks(self._on_member, self._member_synced, self.queue.add_after, copy.is_source)
+        hooks = Hooks(
+            self._on_member,
+            self._member_synced,
+            self.queue.add_after,
+            copy.is_source,
+            adopts=self._kubefed_adopts,
+        )
+        master_client = inventory.get(self.master).client
+        assert master_client is not None
+        #: KubeFedConfig objects, so a KubeFed user's adoptResources carries over.
+        self.kubefed_configs = CacheSet(
+            master_client, supervisor, metrics, lambda _info, _kind, _obj: self.resync()
+        )
         self.members = Members(config, inventory, writers, supervisor, metrics, hooks, clock)
         self.leftovers = Leftovers(self.members, federated, self._origin_ref, metrics)
         self.lanes = Lanes(supervisor, self._sync_one, self.queue.add, clock)
@@ -154,6 +169,18 @@ class PropagationController(Controller[ObjectRef]):
             if info.group in FEDERATED_GROUPS and info.preferred:
                 for namespace in self.config.namespaces or ("",):
                     self.federated.ensure(info, namespace)
+            kubefed_config = (info.group, info.kind) == (KUBEFED_CONFIG_GROUP, KUBEFED_CONFIG_KIND)
+            if kubefed_config and info.preferred:
+                self.kubefed_configs.ensure(info, KUBEFED_SYSTEM_NAMESPACE)
+
+    def _kubefed_adopts(self) -> bool:
+        """A KubeFedConfig on the master says ``adoptResources: Enabled`` (KubeFed's own
+        switch, honoured as ``propagation.adopt``; docs/propagation.md)."""
+        return any(
+            (obj.get("spec") or {}).get("adoptResources") == "Enabled"
+            for cache in self.kubefed_configs
+            for obj in cache.store.values()
+        )
 
     async def settle(self) -> None:
         """``--once`` judges members too: give each its first probe before looking."""

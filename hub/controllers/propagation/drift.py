@@ -45,11 +45,18 @@ class DriftTracker(Generic[K]):
         """The hub just wrote ``written`` (the server's answer) for ``key``."""
         self._written[key] = resource_version(written)
 
-    def drifted(self, key: K, desired: Obj, live: Obj) -> bool:
-        """Someone else changed a field of ``desired`` in ``live`` since the hub wrote it."""
+    def drifted(self, key: K, desired: Obj, live: Obj, *, exact: bool = False) -> bool:
+        """Someone else changed a field of ``desired`` in ``live`` since the hub wrote it.
+
+        ``exact`` (strategy replace): any write by someone else since the hub's own last
+        write is drift, fields they only added included.
+        """
         rv = resource_version(live)
-        if self._written.get(key) == rv:
+        written = self._written.get(key)
+        if written == rv:
             return False
+        if exact and written is not None:
+            return True
         if contains(live, desired):
             self._written[key] = rv  # the same content: the next look is cheap again
             return False

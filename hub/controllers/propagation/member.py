@@ -38,6 +38,8 @@ from hub.core.federation import (
     ON_IMMUTABLE_ANNOTATION,
     ON_IMMUTABLE_RECREATE,
     ORIGIN_ANNOTATION,
+    STRATEGY_ANNOTATION,
+    STRATEGY_REPLACE,
     UPDATE_MODE_ANNOTATION,
     UPDATE_MODE_CREATE_ONLY,
     ClusterStatus,
@@ -69,6 +71,8 @@ class Hooks:
     """Look at a Federated object again after a delay."""
     is_copy_source: Callable[[ObjectRef], bool]
     """Some copy rule reads this object (it is never written)."""
+    adopts: Callable[[], bool] = lambda: False
+    """Adopt unmanaged objects by default (a KubeFedConfig with adoptResources: Enabled)."""
 
 
 class Members:
@@ -176,7 +180,8 @@ class Members:
             if annotation(fed, UPDATE_MODE_ANNOTATION) == UPDATE_MODE_CREATE_ONLY:
                 return ClusterResult(name, ClusterStatus.PROPAGATED)
             same_hash = annotation(live, HASH_ANNOTATION) == rendered.desired_hash
-            drift = self.drift.drifted((name, key), rendered.obj, live)
+            exact = annotation(fed, STRATEGY_ANNOTATION) == STRATEGY_REPLACE
+            drift = self.drift.drifted((name, key), rendered.obj, live, exact=exact)
             if same_hash and not drift and not force:
                 return ClusterResult(name, ClusterStatus.PROPAGATED)
             drifted = same_hash and drift
@@ -192,7 +197,7 @@ class Members:
                 "another writer keeps changing this object; backing off",
                 retry_after=hold + FIGHT_RECHECK,
             )
-        written = await self._write(fed, state, info, key, rendered.obj)
+        written = await self._write(fed, state, info, key, rendered.obj, live)
         if isinstance(written, ClusterResult):
             return written
         if written is None:  # dry-run: the writer logged what it would do
@@ -203,12 +208,19 @@ class Members:
         return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
 
     async def _write(
-        self, fed: Obj, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj
+        self,
+        fed: Obj,
+        state: MemberState,
+        info: ResourceInfo,
+        key: ObjectRef,
+        obj: Obj,
+        live: Obj | None,
     ) -> Obj | ClusterResult | None:
-        """Apply ``obj``; a change refused as immutable is ApplyFailed naming the field, or
-        recreates the copy when ``fed`` says ``synchub.io/on-immutable: recreate``."""
+        """Apply ``obj`` (or replace ``live`` exactly, strategy replace); a change refused as
+        immutable is ApplyFailed naming the field, or recreates the copy when ``fed`` says
+        ``synchub.io/on-immutable: recreate``."""
         try:
-            return await self._apply(state, info, key, obj)
+            return await self._apply(state, info, key, obj, _replacing(fed, live))
         except Invalid as exc:
             refused = immutable_fields(exc.message)
             if not refused:
@@ -234,7 +246,11 @@ class Members:
         return await self._apply(state, info, key, obj)
 
     def _may_adopt(self, fed: Obj) -> bool:
-        return self.config.propagation.adopt or annotation_is_true(fed, ADOPT_ANNOTATION)
+        return (
+            self.config.propagation.adopt
+            or self.hooks.adopts()
+            or annotation_is_true(fed, ADOPT_ANNOTATION)
+        )
 
     async def _existing(self, state: MemberState, info: ResourceInfo, key: ObjectRef) -> Obj | None:
         assert state.client is not None
@@ -245,9 +261,22 @@ class Members:
             return None
 
     async def _apply(
-        self, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj
+        self,
+        state: MemberState,
+        info: ResourceInfo,
+        key: ObjectRef,
+        obj: Obj,
+        replacing: Obj | None = None,
     ) -> Obj | None:
+        """Server-side apply ``obj``; with ``replacing`` (strategy replace) an update at that
+        object's resourceVersion instead, so fields others added are removed."""
         writer = self.writer(state)
+        if replacing is not None:
+            metadata = {**obj.get("metadata", {}), "resourceVersion": resource_version(replacing)}
+            return await writer.replace(
+                info, key.namespace, key.name, {**obj, "metadata": metadata},
+                field_manager=FIELD_MANAGER,
+            )  # fmt: skip
         try:
             return await writer.apply(
                 info, key.namespace, key.name, obj, field_manager=FIELD_MANAGER
@@ -368,6 +397,11 @@ class Members:
         """The origin annotation value the copies of ``fed`` carry."""
         group = str(fed.get("apiVersion", "")).rpartition("/")[0]
         return f"{self.master}/{group}/{fed.get('kind')}/{key.namespace}/{key.name}"
+
+
+def _replacing(fed: Obj, live: Obj | None) -> Obj | None:
+    """The live copy to replace exactly (``synchub.io/strategy: replace``), else None."""
+    return live if annotation(fed, STRATEGY_ANNOTATION) == STRATEGY_REPLACE else None
 
 
 def annotation(obj: Obj, name: str) -> str:
