@@ -259,3 +259,66 @@ def test_strategy_replace_removes_fields_others_added(
         assert shared.metadata.labels.get("someone") == "else"
     finally:
         assert hub.stop() == 0, hub.output()[-2000:]
+
+
+@pytest.fixture
+def own_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox of its own: KubeFed's CRDs change what `mode: auto` detects on the master."""
+    sandbox = Sandbox(tmp_path / "sandbox")
+    sandbox.up(2)
+    try:
+        yield sandbox
+    finally:
+        sandbox.down()
+
+
+def test_adopt_resources_of_a_kubefed_config_is_honoured(
+    own_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from conftest import api_client, crd_served, open_crd
+    from hub.core.crds import render_crds
+
+    master = api_client(own_sandbox.kubeconfig, "master")
+    member = api_client(own_sandbox.kubeconfig, "member-1")
+    extensions = k8s.ApiextensionsV1Api(master)
+    config_crd = open_crd("core.kubefed.io", "v1beta1", "KubeFedConfig")
+    for crd in [*yaml.safe_load_all(render_crds()), config_crd]:
+        extensions.create_custom_resource_definition(crd)
+    for api in (master, member):
+        for ns in ("kube-federation-system", "app"):
+            k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(metadata={"name": ns}))
+    wait_for(lambda: crd_served(master, "core.kubefed.io", "v1beta1", "kubefedconfigs"))
+    wait_for(lambda: crd_served(master, GROUP, VERSION, "federatedsecrets"))
+    handmade = k8s.V1Secret(metadata={"name": "cert"}, data={"k": b64("handmade")})
+    k8s.CoreV1Api(member).create_namespaced_secret("app", handmade)
+    hub = HubProcess(own_sandbox.clusters_yaml, tmp_path / "hub.log", "--mode", "direct").start()
+    custom = k8s.CustomObjectsApi(master)
+    try:
+        custom.create_namespaced_custom_object(GROUP, VERSION, "app", "federatedsecrets", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "FederatedSecret",
+            "metadata": {"name": "cert"},
+            "spec": {"template": {"data": {"k": b64("ours")}},
+                     "placement": {"clusters": [{"name": "member-1"}]}},
+        })  # fmt: skip
+
+        def status() -> str | None:
+            fed = custom.get_namespaced_custom_object(
+                GROUP, VERSION, "app", "federatedsecrets", "cert"
+            )
+            entries = (fed.get("status") or {}).get("clusters") or []
+            return next((e["status"] for e in entries if e["name"] == "member-1"), None)
+
+        wait_for(lambda: status() == "AlreadyExists")  # SyncHub's default: never adopt
+        custom.create_namespaced_custom_object(
+            "core.kubefed.io", "v1beta1", "kube-federation-system", "kubefedconfigs",
+            {"apiVersion": "core.kubefed.io/v1beta1", "kind": "KubeFedConfig",
+             "metadata": {"name": "kubefed"}, "spec": {"adoptResources": "Enabled"}},
+        )  # fmt: skip
+        secret = k8s.CoreV1Api(member)
+        wait_for(lambda: base64.b64decode(
+            secret.read_namespaced_secret("cert", "app").data["k"]).decode() == "ours")  # fmt: skip
+        wait_for(lambda: status() == "Propagated")
+    finally:
+        assert hub.stop() == 0, hub.output()[-2000:]
+        for api in (master, member):
+            api.close()
