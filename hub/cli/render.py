@@ -17,7 +17,7 @@ import yaml
 
 from hub.cli.render_objectsync import render_sync
 from hub.config.settings import ClusterConfig, Config
-from hub.core import copy_rules
+from hub.core import copy_rules, yamltext
 from hub.core.copy_resolve import (
     NOT_FOUND,
     Problem,
@@ -46,13 +46,12 @@ def load_documents(files: Sequence[str]) -> list[Obj]:
     for name in files:
         try:
             text = sys.stdin.read() if name == "-" else Path(name).read_text()
-            loaded = list(yaml.safe_load_all(text))
         except OSError as exc:
             raise UserError(f"{name}: cannot read: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            raise UserError(f"{name}:{where}: invalid YAML") from None
+        loaded = yamltext.load_all(text)
+        if isinstance(loaded, yamltext.YamlFault):
+            where = f" {loaded.where}:" if loaded.where else ""
+            raise UserError(f"{name}:{where} {loaded.problem}")
         documents += [d for d in loaded if isinstance(d, dict)]
     return documents
 

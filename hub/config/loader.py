@@ -12,8 +12,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, cast
 
-import yaml
-
 from hub.config.settings import (
     ClusterConfig,
     Config,
@@ -25,6 +23,7 @@ from hub.config.settings import (
     PropagationConfig,
     PropagationMode,
 )
+from hub.core import yamltext
 from hub.core.describe import type_of
 from hub.core.durations import parse_duration
 from hub.core.errors import ConfigError, KubeconfigError
@@ -59,20 +58,9 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
 
 
 def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> Config:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        position = getattr(exc, "position", None)  # a ReaderError (bad character) has no mark
-        if mark is not None:
-            where = f"line {mark.line + 1}"
-        elif isinstance(position, int):
-            line = text.count("\n", 0, position) + 1
-            where = f"line {line}"
-        else:
-            where = ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
+    raw = yamltext.load(text)
+    if isinstance(raw, yamltext.YamlFault):
+        raise ConfigError(str(path), raw.where, raw.problem)
     return _Parser(str(path), environ).config(raw, path)
 
 

@@ -151,3 +151,25 @@ def test_a_closed_pipe_ends_quietly_without_a_traceback() -> None:
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in stderr
     assert stderr == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "master: " + "[" * 5000 + "]" * 5000 + "\n",  # flow style
+        "master:\n" + "".join("  " * i + "k:\n" for i in range(1, 5000)),  # block style
+    ],
+)
+def test_deeply_nested_yaml_is_one_line_and_exit_2(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "deep.yaml", text)
+    assert main(["-c", str(config), "check"]) == 2
+    line = one_error_line(capsys)
+    assert line == f"synchub: {config}: nested too deeply (more than 200 levels)"
+    from hub.cli.render import load_documents
+    from hub.core.errors import UserError
+
+    with pytest.raises(UserError) as error:  # the files `render` reads: the same one line
+        load_documents([str(config)])
+    assert str(error.value) == f"{config}: nested too deeply (more than 200 levels)"
