@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from hub.core import yamltext
 from hub.core.federation import (
     FIELD_MANAGER,
     HASH_ANNOTATION,
@@ -153,6 +154,10 @@ def _parse_file(path: str, text: str) -> list[Manifest] | ManifestError:
         return ManifestError(path, line, str(exc.problem or exc.context or "invalid YAML"))
     except yaml.YAMLError as exc:
         return ManifestError(path, 0, f"invalid YAML: {type(exc).__name__}")
+    except RecursionError:
+        return ManifestError(path, 0, yamltext.TOO_DEEP)
+    if any(yamltext.too_deep(document) for document in documents):
+        return ManifestError(path, 0, yamltext.TOO_DEEP)
     found: list[Manifest] = []
     for index, document in enumerate(documents):
         source = path if len(documents) == 1 else f"{path}#{index + 1}"

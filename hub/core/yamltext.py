@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 MAX_DEPTH = 200  # nesting levels; configuration and manifests (CRD schemas too) need fewer
+TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels)"
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,9 @@ def load_all(text: str) -> list[Any] | YamlFault:
     except yaml.YAMLError as exc:
         return _fault(text, exc)
     except RecursionError:
-        return YamlFault("", f"nested too deeply (more than {MAX_DEPTH} levels)")
-    for document in documents:
-        if _too_deep(document):
-            return YamlFault("", f"nested too deeply (more than {MAX_DEPTH} levels)")
+        return YamlFault("", TOO_DEEP)
+    if any(too_deep(document) for document in documents):
+        return YamlFault("", TOO_DEEP)
     return documents
 
 
@@ -48,7 +48,7 @@ def load(text: str) -> Any:
     return documents[0] if documents else None
 
 
-def _too_deep(value: Any) -> bool:
+def too_deep(value: Any) -> bool:
     """Nesting deeper than :data:`MAX_DEPTH`, found without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:

@@ -96,6 +96,17 @@ def test_a_yaml_error_names_the_file_and_line() -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["a: " + "[" * 5000 + "]" * 5000 + "\n", "a: " + "[" * 300 + "]" * 300 + "\n"]
+)
+def test_deeply_nested_yaml_is_one_line_error(text: str) -> None:
+    found = parse_manifests([("deep.yaml", text)])
+    assert isinstance(found, ManifestError)  # libyaml's own limit, or the hub's (200 levels)
+    assert str(found).startswith("deep.yaml")
+    assert "\n" not in str(found)
+    assert "nest" in found.message
+
+
+@pytest.mark.parametrize(
     ("text", "problem"),
     [
         ("- a\n- b\n", "must be a mapping"),
