@@ -71,6 +71,7 @@ def test_crds_command_defaults_to_kubefed_and_synchub(capsys: pytest.CaptureFixt
         "federateddeployments.types.kubefed.io",
         "federatedhelmreleases.types.kubefed.io",
         "objectsyncs.synchub.io",
+        "gitsyncs.synchub.io",
         "clusters.synchub.io",
     ]
     seed_era = crds_command(capsys, "--group", "types.federation.k8s.io")
