@@ -41,7 +41,9 @@ image: ## container image $(IMAGE) (needs a running Docker engine)
 	elif ! docker info >/dev/null 2>&1; then \
 		echo "make image: docker is installed but no Docker engine answers (is the daemon running?)" >&2; exit 1; \
 	fi
-	DOCKER_BUILDKIT=1 docker build -t $(IMAGE) .
+	DOCKER_BUILDKIT=1 docker build -t $(IMAGE) \
+		--build-arg VERSION=$$($(BIN)/python -c 'import hub; print(hub.__version__)') \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
 
 format: install
 	$(BIN)/ruff format hub tests e2e bench conftest.py

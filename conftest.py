@@ -294,7 +294,7 @@ class HubProcess:
         return self
 
     def alive(self) -> bool:
-        """The process runs and answers /healthz (a standby is alive but not ready)."""
+        """The process runs and answers /healthz (before it is connected and ready)."""
         return self._get("/healthz")
 
     def ready(self) -> bool:

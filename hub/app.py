@@ -20,15 +20,17 @@ from typing import Any, TypeVar
 
 from hub import __version__
 from hub.config.settings import Config
+from hub.controllers.clusters.controller import ClusterRegistry
 from hub.controllers.copy.controller import CopyController
 from hub.controllers.gitsync.wiring import build_gitsync
 from hub.controllers.objectsync.builder import build_objectsync
 from hub.controllers.objectsync.controller import ObjectSyncController
 from hub.controllers.propagation.controller import PropagationController
 from hub.core.errors import KubeError, LeadershipLost, UserError
-from hub.core.federation import CONTROL_GROUPS, propagation_mode
+from hub.core.federation import propagation_mode
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
+from hub.kube.locks import federation_controller_running
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
@@ -131,6 +133,16 @@ def _copy(w: Wiring) -> CopyController:
     )
 
 
+def _clusters(w: Wiring) -> ClusterRegistry:
+    """The cluster registry; it builds the shared inventory in every mode (it reports the
+    clusters' health even when a federation controller propagates)."""
+    inventory = w.inventory()
+    inventory.mode = w.mode
+    return ClusterRegistry(
+        w.config, w.master, w.discovery, w.writers, inventory, w.supervisor, w.metrics
+    )
+
+
 def _propagation(w: Wiring) -> PropagationController | None:
     if w.mode != "direct":
         return None
@@ -167,7 +179,7 @@ def _gitsync(w: Wiring) -> Controller[Any]:
 
 #: Every controller the hub runs, built in this order (a later one may ``find`` an earlier
 #: one). Adding a controller: write a builder and append it here.
-CONTROLLERS: tuple[Builder, ...] = (_copy, _propagation, _objectsync, _gitsync)
+CONTROLLERS: tuple[Builder, ...] = (_copy, _clusters, _propagation, _objectsync, _gitsync)
 
 
 class Manager:
@@ -188,16 +200,19 @@ class Manager:
         self.server = HttpServer(self.metrics, self.readiness, self.snapshots)
         self.fence = WriteFence()
         self.elector: LeaderElector | None = None
+        self.wiring: Wiring | None = None
+        self.mode = ""
 
     def readiness(self) -> tuple[bool, str]:
-        """``/readyz``: the leader, connected, every controller's caches synced."""
+        """``/readyz``: connected, and on the leader every controller's caches synced. True on
+        a standby too: leadership is ``synchub_leader`` (docs/deploy.md), not readiness."""
         if self.elector is not None and not self.elector.is_leader:
-            return False, f"not the leader ({self.elector.identity})"
+            return True, f"standby ({self.elector.identity}): connected, waiting for the lease"
         if not self.controllers:
             return False, "connecting to the master"
         if not all(c.synced() for c in self.controllers):
             return False, "caches syncing"
-        return True, "ready"
+        return True, f"ready; propagation mode {self.mode}"
 
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set (or, with ``--once``, until judged); the exit code."""
@@ -255,7 +270,7 @@ class Manager:
             )
             if not await _until_stopped(self.elector.acquire(), stop):
                 return 0
-        mode = self._mode(discovery)
+        mode = self.mode = await self._mode(master)
         self._publish_hub(master.name, mode)
         log.info(
             "master %s (%s): propagation mode %s%s",
@@ -264,7 +279,8 @@ class Manager:
             mode,
             " (dry-run: no writes)" if self.options.dry_run else "",
         )
-        await self._start(self._build(master, discovery, mode), discovery)
+        self.wiring = self._build(master, discovery, mode)
+        await self._start(self.wiring, discovery)
         if self.options.once:
             return await self._once()
         if self.elector is not None:
@@ -307,18 +323,40 @@ class Manager:
             await controller.refresh()
         for controller in self.controllers:
             self.supervisor.spawn(f"{controller.name}-workers", controller.run_workers)
-        self.supervisor.spawn("discovery", lambda: self._rediscover(discovery))
+        self.supervisor.spawn("discovery", lambda: self._rediscover(wiring.master, discovery))
 
-    async def _rediscover(self, discovery: Discovery) -> None:
-        """Pick up target CRDs created after start (discovery is two cheap requests)."""
+    async def _rediscover(self, master: ClusterClient, discovery: Discovery) -> None:
+        """Pick up CRDs created after start and re-decide the mode (a few cheap requests)."""
         while True:
             await asyncio.sleep(DISCOVERY_INTERVAL)
             try:
                 await discovery.refresh()
+                await self._recheck_mode(master)
                 for controller in self.controllers:
                     await controller.refresh()
             except KubeError as exc:
                 log.warning("discovery refresh failed: %s", exc)
+
+    async def _recheck_mode(self, master: ClusterClient) -> None:
+        """Say a mode change at WARNING; a switch to direct starts propagating, a switch to
+        federation stops it (a federation controller propagates; docs/modes.md)."""
+        mode = await self._mode(master)
+        if mode == self.mode or self.wiring is None:
+            return
+        log.warning("propagation mode changed from %s to %s", self.mode, mode)
+        self.mode = self.wiring.mode = mode
+        self._publish_hub(master.name, mode)
+        self.wiring.inventory().mode = mode
+        running = [c for c in self.controllers if isinstance(c, PropagationController)]
+        if mode == "federation":
+            for controller in running:
+                controller.queue.shutdown()
+                self.supervisor.cancel(f"{controller.name}-workers")
+                self.controllers.remove(controller)
+        elif not running and (started := _propagation(self.wiring)) is not None:
+            await started.refresh()
+            self.controllers.append(started)
+            self.supervisor.spawn(f"{started.name}-workers", started.run_workers)
 
     async def _once(self) -> int:
         """Wait until every cache has synced and every queue is settled, then judge."""
@@ -376,9 +414,18 @@ class Manager:
         self.snapshots.set_hub(HubInfo(__version__, mode, leader, identity))
         self.snapshots.publish_cluster(ClusterSnapshot(master, True, role="master", mode=mode))
 
-    def _mode(self, discovery: Discovery) -> str:
-        controller = any(discovery.serves_group(g) for g in CONTROL_GROUPS)
-        return propagation_mode(self.options.mode or self.config.propagation.mode, controller)
+    async def _mode(self, master: ClusterClient) -> str:
+        """The propagation mode now: ``auto`` follows a live federation controller's lock."""
+        configured = self.options.mode or self.config.propagation.mode
+        if configured != "auto":
+            return configured
+        try:
+            running = await federation_controller_running(master)
+        except KubeError as exc:
+            # Keep what was decided; at start, the hub's own default. Looked at again soon.
+            log.warning("mode auto: cannot read federation controller locks: %s", exc)
+            return self.mode or propagation_mode(configured, False)
+        return propagation_mode(configured, running)
 
 
 async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:

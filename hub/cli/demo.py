@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,7 +33,7 @@ from cryptography.x509.oid import NameOID
 from hub.cli import demo_git
 from hub.config.loader import load_config
 from hub.config.settings import Config
-from hub.core.crds import render_crds
+from hub.core.crds import DEFAULT_GROUPS, crd_documents
 from hub.core.errors import Conflict, KubeError, NotFound, SandboxError
 from hub.kube.client import ClusterClient
 from hub.sandbox import DEFAULT_DIR, Sandbox
@@ -98,7 +97,7 @@ async def create(client: ClusterClient, path: str, body: dict[str, Any]) -> None
 
 async def arrange(config: Config) -> None:
     async with await ClusterClient.connect(config.master) as master:
-        for crd in yaml.safe_load_all(render_crds()):
+        for crd in crd_documents(DEFAULT_GROUPS):  # what `synchub crds` prints
             await create(master, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
         await create(master, "/api/v1/namespaces", ns)
@@ -241,7 +240,10 @@ def main() -> int:
 
   eval "$(.venv/bin/synchub sandbox env --dir {args.dir})"
   kubectl --context synchub-member-1 -n {NAMESPACE} get secrets --show-labels
+  kubectl -n {NAMESPACE} get federatedsecrets                # READY, CLUSTERS, AGE
   kubectl -n {NAMESPACE} get federatedsecrets.types.kubefed.io {SECRET} -o yaml   # status
+  kubectl get clusters.synchub.io                          # the cluster registry
+  .venv/bin/synchub status                                 # every synced object, per cluster
   .venv/bin/synchub render <your FederatedSecret.yaml>    # what the hub would write
   kubectl -n synchub-system get gitsyncs                  # the git step's GitSync
   curl -s localhost:{port}/metrics | grep ^synchub_        # metrics

@@ -14,7 +14,6 @@ from pathlib import Path
 from hub import __version__
 from hub.config.loader import config_path, load_config
 from hub.config.settings import Config
-from hub.core.crds import ALL_GROUPS, DEFAULT_GROUPS, DEFAULT_KINDS, render_crds
 from hub.core.errors import SandboxError, UserError
 from hub.sandbox import DEFAULT_DIR, Sandbox
 from hub.sandbox.gitserver import GitServer
@@ -27,13 +26,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+CONFIG_HELP = "clusters.yaml (default: $SYNCHUB_CONFIG, then ./clusters.yaml)"
+
+
+def _config_option(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("-c", "--config", default=default, help=CONFIG_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="synchub", description="Multi-cluster sync hub for Kubernetes.")
-    parser.add_argument(
-        "-c", "--config", help="clusters.yaml (default: $SYNCHUB_CONFIG, then ./clusters.yaml)"
-    )
+    _config_option(parser)
+    parser.add_argument("--version", action="version", version=f"synchub {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_commands(commands)
+    for sub in commands.choices.values():
+        # Also after the subcommand; SUPPRESS keeps a value given before it.
+        _config_option(sub, argparse.SUPPRESS)
+    return parser
 
+
+def _add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """Every subcommand; the newer ones live with their modules (status, reconcile, ...)."""
     run = commands.add_parser("run", help="run the hub")
     run.add_argument("--once", action="store_true", help="sync once; exit 0 only if all in sync")
     run.add_argument("--dry-run", action="store_true", help="log every write, perform none")
@@ -44,28 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), type=str.lower
     )
 
-    commands.add_parser("check", help="connect to every cluster and report")
+    check = commands.add_parser("check", help="connect to every cluster and report")
+    check.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    from hub.cli import crds, reconcile, status, suspend
+
+    status.add_parser(commands)
+    reconcile.add_parser(commands)
+    suspend.add_parsers(commands)
+    crds.add_parser(commands)
 
     render = commands.add_parser("render", help="print what the hub would write, per cluster")
     render.add_argument("files", nargs="+", metavar="FILE", help="YAML files ('-' for stdin)")
     render.add_argument("--cluster", help="only this cluster")
     render.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
 
-    crds = commands.add_parser("crds", help="print CRD YAML")
-    crds.add_argument(
-        "--group", choices=ALL_GROUPS, help=f"one API group (default {', '.join(DEFAULT_GROUPS)})"
-    )
-    crds.add_argument(
-        "--kind",
-        action="append",
-        help=f"target kind, repeatable (default {', '.join(DEFAULT_KINDS)})",
-    )
     commands.add_parser("version", help="print the version")
-
-    reconcile = commands.add_parser("reconcile", help="ask the hub to sync KIND/NAME now")
-    reconcile.add_argument("target", metavar="KIND/NAME")
-    reconcile.add_argument("-n", "--namespace", default="default")
-    reconcile.add_argument("--wait", action="store_true", help="wait for the result (exit 0/1)")
 
     gitsync = commands.add_parser("gitsync", help="KubeSync drop-in: sync one repo from env")
     gitsync.add_argument(
@@ -88,7 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
         actions.add_parser("env", help="print shell exports for the sandbox"),
     ):
         action.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"default {DEFAULT_DIR}")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,9 +122,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sandbox":
         return _sandbox(args)
     if args.command == "crds":
-        groups = (args.group,) if args.group else DEFAULT_GROUPS
-        print(render_crds(groups, args.kind or DEFAULT_KINDS), end="")
-        return 0
+        from hub.cli.crds import run_crds
+
+        return run_crds(args.group, args.kind or ())
     if args.command == "gitsync":
         from hub.cli.gitsync import run_from_env
         from hub.runtime.logs import setup_logging
@@ -127,23 +132,45 @@ def _dispatch(args: argparse.Namespace) -> int:
         setup_logging()
         return run_from_env(dict(os.environ))
     config = load_config(config_path(args.config))
+    if args.command in _CLUSTER_COMMANDS:
+        return _CLUSTER_COMMANDS[args.command](config, args)
     if args.command == "run":
         return _run(config, args)
     if args.command == "render":
         from hub.cli.render import run_render
 
         return run_render(config, args.files, args.cluster, args.output)
-    if args.command == "reconcile":
-        from hub.cli.reconcile import run_reconcile
-
-        return run_reconcile(config, args.target, args.namespace, args.wait)
     if args.command == "check":
-        from hub.cli.check import check_all, render_table
+        from hub.cli.check import run_check
 
-        reports = asyncio.run(check_all(config))
-        print(render_table(config, reports))
-        return 0 if all(r.ok for r in reports) else 1
+        return run_check(config, args.output)
     raise AssertionError(args.command)
+
+
+def _status(config: Config, args: argparse.Namespace) -> int:
+    from hub.cli.status import run_status
+
+    return run_status(config, args.what, args.output)
+
+
+def _reconcile(config: Config, args: argparse.Namespace) -> int:
+    from hub.cli.reconcile import run_reconcile
+
+    return run_reconcile(config, args.what, args.namespace, wait=args.wait, timeout=args.timeout)
+
+
+def _suspend(config: Config, args: argparse.Namespace) -> int:
+    from hub.cli.suspend import run_suspend
+
+    return run_suspend(config, args.what, args.namespace, suspend=args.command == "suspend")
+
+
+_CLUSTER_COMMANDS = {
+    "status": _status,
+    "reconcile": _reconcile,
+    "suspend": _suspend,
+    "resume": _suspend,
+}
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:

@@ -29,7 +29,15 @@ from hub.core.copy_resolve import (
     source_refs,
     source_resources,
 )
-from hub.core.errors import Forbidden, KubeError, NotFound, UnknownResource, UsageError, UserError
+from hub.core.errors import (
+    Forbidden,
+    KubeError,
+    NotFound,
+    UnknownResource,
+    UsageError,
+    UserError,
+    one_line,
+)
 from hub.core.federation import FEDERATED_GROUPS, api_group, target_kind
 from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.objectsync import form_of
@@ -39,19 +47,24 @@ from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
 
+#: On ``-o json`` List items without ``--cluster``: the cluster the object is rendered for
+#: (the hub never writes it).
+CLUSTER_ANNOTATION = "synchub.io/cluster"
+
 
 def load_documents(files: Sequence[str]) -> list[Obj]:
-    """The mapping documents of the YAML files (``-`` is stdin); a bad file is a UserError."""
+    """The mapping documents of the YAML files (``-`` is stdin); a file that cannot be read
+    or parsed is a usage error (exit 2) that keeps the parser's reason."""
     documents: list[Obj] = []
     for name in files:
         try:
             text = sys.stdin.read() if name == "-" else Path(name).read_text()
         except OSError as exc:
-            raise UserError(f"{name}: cannot read: {exc.strerror}") from None
+            raise UsageError(f"{name}: cannot read: {exc.strerror}") from None
         loaded = yamltext.load_all(text)
         if isinstance(loaded, yamltext.YamlFault):
             where = f" {loaded.where}:" if loaded.where else ""
-            raise UserError(f"{name}:{where} {loaded.problem}")
+            raise UsageError(one_line(f"{name}:{where} {loaded.problem}"))
         documents += [d for d in loaded if isinstance(d, dict)]
     return documents
 
@@ -161,22 +174,34 @@ async def render_files(config: Config, files: Sequence[str], only: str | None, o
     async with await ClusterClient.connect(config.master) as master:
         discovery = Discovery(master)
         renderer = Renderer(config, master, discovery)
+        rendered: list[Obj] = []
         try:
             ok = True
             for obj in documents:
-                ok = await _render_one(renderer, config, obj, only, output) and ok
+                ok = await _render_one(renderer, config, obj, only, output, rendered) and ok
         finally:
             await renderer.close()
+    if output == "json":  # one List, so the output is one JSON document
+        print(json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": rendered},
+                         indent=2))  # fmt: skip
     return 0 if ok else 1
 
 
 async def _render_one(
-    renderer: Renderer, config: Config, obj: Obj, only: str | None, output: str
+    renderer: Renderer, config: Config, obj: Obj, only: str | None, output: str, out: list[Obj]
 ) -> bool:
     kind = str(obj.get("kind", ""))
     name = (obj.get("metadata") or {}).get("name", "?")
+
+    def show(item: Obj, cluster: str, fmt: str) -> None:
+        if fmt == "json":
+            # With --cluster every item is for that cluster: exactly what the hub writes.
+            out.append(item if only else _for_list(item, cluster))
+        else:
+            _print(item, cluster)
+
     if form_of(str(obj.get("apiVersion", ""))) is not None:
-        return await render_sync(renderer, obj, only=only, output=output, show=_print)
+        return await render_sync(renderer, obj, only=only, output=output, show=show)
     if api_group(str(obj.get("apiVersion", ""))) not in FEDERATED_GROUPS:
         print(f"# skipped {kind} {name}: not a Federated type", file=sys.stderr)
         return True
@@ -205,19 +230,23 @@ async def _render_one(
             print(f"{kind} {name}: {rendered.message}", file=sys.stderr)
             ok = False
             continue
-        _print(rendered.obj, cluster.name, output)
+        show(rendered.obj, cluster.name, output)
     return ok
 
 
-def _print(obj: Obj, cluster: str, output: str) -> None:
-    if output == "json":
-        print(json.dumps({"cluster": cluster, "object": obj}, indent=2))
-    else:
-        first = ("apiVersion", "kind", "metadata")
-        ordered: Obj = {k: obj[k] for k in first if k in obj}
-        ordered.update((k, v) for k, v in obj.items() if k not in first)
-        print(f"---\n# cluster: {cluster}")
-        print(yaml.safe_dump(ordered, sort_keys=False), end="")
+def _for_list(obj: Obj, cluster: str) -> Obj:
+    """The object as a ``-o json`` List item, its cluster named by an annotation."""
+    metadata = dict(obj.get("metadata") or {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), CLUSTER_ANNOTATION: cluster}
+    return {**obj, "metadata": metadata}
+
+
+def _print(obj: Obj, cluster: str) -> None:
+    first = ("apiVersion", "kind", "metadata")
+    ordered: Obj = {k: obj[k] for k in first if k in obj}
+    ordered.update((k, v) for k, v in obj.items() if k not in first)
+    print(f"---\n# cluster: {cluster}")
+    print(yaml.safe_dump(ordered, sort_keys=False), end="")
 
 
 def run_render(config: Config, files: Sequence[str], only: str | None, output: str) -> int:

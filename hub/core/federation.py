@@ -6,16 +6,27 @@ Two API generations are read: ``types.kubefed.io/v1beta1`` (KubeFed, final) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime
+import json
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
 KUBEFED_GROUP = "types.kubefed.io"
+SYNCHUB_GROUP = "synchub.io"
 FEDERATION_GROUP = "types.federation.k8s.io"
 FEDERATED_GROUPS = (KUBEFED_GROUP, FEDERATION_GROUP)
 
-#: A master serving one of these runs a federation controller (KubeFed): mode auto → federation.
+#: The API groups of a federation control plane (KubeFedCluster, FederatedCluster objects).
 CONTROL_GROUPS = ("core.kubefed.io", "core.federation.k8s.io")
+#: Where a running federation controller keeps its leader-election lock (docs/modes.md).
+CONTROLLER_NAMESPACES = ("kube-federation-system", "federation-system")
+#: Lock names KubeFed and Federation v2 use, read one by one when listing is forbidden.
+CONTROLLER_LOCK_NAMES = ("kubefed-controller-manager", "federation-controller-manager")
+#: The annotation of ConfigMap and Endpoints leader locks (client-go resourcelock).
+LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
+#: A lock renewed longer ago than this belongs to no running controller.
+CONTROLLER_FRESHNESS = 60.0
 
 KUBEFED_API_VERSION = f"{KUBEFED_GROUP}/v1beta1"
 FEDERATION_API_VERSION = f"{FEDERATION_GROUP}/v1alpha1"
@@ -45,6 +56,8 @@ KUBEFED_SYSTEM_NAMESPACE = "kube-federation-system"
 MASTER_LABEL = "cluster-master"
 PROPAGATION_CONDITION = "Propagation"
 FIELD_MANAGER = "synchub"
+#: Status field a controller sets to the reconcile-at value it has handled (docs/cli.md).
+LAST_HANDLED_FIELD = "lastHandledReconcileAt"
 
 
 class ApiGeneration(StrEnum):
@@ -120,9 +133,47 @@ def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
     return any(annotations.get(name) == "true" for name in names)
 
 
-def propagation_mode(configured: str, controller_served: bool) -> str:
-    """The mode in force: ``auto`` means ``federation`` when the master serves a federation
-    control plane's API (KubeFed propagates), else ``direct`` (the hub propagates)."""
+def lock_renew_time(lock: Mapping[str, Any]) -> datetime.datetime | None:
+    """When a leader-election lock was last renewed: a Lease's ``spec.renewTime``, or the
+    ``renewTime`` in a ConfigMap/Endpoints lock annotation; ``None`` when it has none."""
+    raw: object = None
+    if lock.get("kind") == "Lease":
+        raw = (lock.get("spec") or {}).get("renewTime")
+    else:
+        annotations = (lock.get("metadata") or {}).get("annotations") or {}
+        try:
+            record = json.loads(annotations.get(LEADER_ANNOTATION) or "null")
+        except ValueError:
+            return None
+        raw = record.get("renewTime") if isinstance(record, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        stamp = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
+
+
+def controller_running(
+    locks: Iterable[Mapping[str, Any]],
+    now: datetime.datetime,
+    freshness: float = CONTROLLER_FRESHNESS,
+) -> bool:
+    """True when any lock was renewed within ``freshness`` seconds before ``now``.
+
+    A renew time a little in the future (clock skew between hub and master) counts as fresh.
+    """
+    for lock in locks:
+        renewed = lock_renew_time(lock)
+        if renewed is not None and (now - renewed).total_seconds() <= freshness:
+            return True
+    return False
+
+
+def propagation_mode(configured: str, controller_running: bool) -> str:
+    """The mode in force: ``auto`` means ``federation`` while a federation controller runs
+    (its leader lock is fresh), else ``direct`` (the hub propagates). CRDs alone never count."""
     if configured != "auto":
         return configured
-    return "federation" if controller_served else "direct"
+    return "federation" if controller_running else "direct"

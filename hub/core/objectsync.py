@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hub.core.describe import quoted, type_of
+from hub.core.federation import SYNCHUB_GROUP as SYNCHUB_GROUP  # re-exported
 from hub.core.placement import LabelSelector, SelectorError, parse_label_selector
 
-SYNCHUB_GROUP = "synchub.io"
 RUSTRIAL_GROUP = "sync.rustrial.org"
 REPLIKA_GROUP = "replika.prosimcorp.com"
 #: (group, kind) of every ObjectSync form.

@@ -2,9 +2,10 @@
 
 Members are probed in the background; an unreachable member is marked not ready, probed with
 backoff, and announced on :attr:`Inventory.changed` when it returns so the controllers
-resync it. Labels of same-named ``KubeFedCluster``/``FederatedCluster`` objects on the master
-are merged in live and announced the same way. A member never blocks start-up or the other
-members.
+resync it. Labels of same-named ``synchub.io`` ``Cluster`` objects (they win over configured
+labels) and ``KubeFedCluster``/``FederatedCluster`` objects (configured labels win over
+theirs) on the master are merged in live and announced the same way (docs/clusters.md). A
+member never blocks start-up or the other members.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from hub.config.settings import ClusterConfig
+from hub.core import crd_cluster
 from hub.core.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
-from hub.core.federation import CONTROL_GROUPS, ClusterStatus
+from hub.core.federation import CONTROL_GROUPS, SYNCHUB_GROUP, ClusterStatus
 from hub.core.objects import Obj
 from hub.core.placement import Cluster
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
-from hub.kube.resources import ResourceInfo
+from hub.kube.resources import ResourceInfo, by_kind
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.metrics import Metrics
@@ -53,16 +55,24 @@ class MemberState:
     version: str = ""  # the API server's gitVersion, once read
     last_error: str = ""  # the last probe or request failure, kept after recovery
     last_probe: float | None = None  # wall clock
+    #: Labels of the cluster's ``synchub.io`` Cluster object: they win over configured ones.
+    object_labels: dict[str, str] = field(default_factory=dict)
+    #: False until the first probe answered or failed (the master: connected, so True).
+    probed: bool = False
 
     @property
     def name(self) -> str:
         """The cluster's name in clusters.yaml."""
         return self.config.name
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Placement's labels: KubeFed cluster objects' < configured < the Cluster object's."""
+        return {**self.extra_labels, **self.config.labels, **self.object_labels}
+
     def placement_cluster(self) -> Cluster:
-        """The cluster as placement sees it: configured labels win over cluster objects'."""
-        labels = {**self.extra_labels, **self.config.labels}
-        return Cluster(self.name, labels, self.config.is_master)
+        """The cluster as placement sees it."""
+        return Cluster(self.name, self.labels, self.config.is_master)
 
 
 class Inventory:
@@ -88,7 +98,7 @@ class Inventory:
         self._labels = CacheSet(master, supervisor, metrics, self._on_cluster_object)
         self.states: dict[str, MemberState] = {
             master.name: MemberState(
-                master_config, master, master_discovery, ready=True, message=""
+                master_config, master, master_discovery, ready=True, message="", probed=True
             )
         }
         for member in members:
@@ -98,6 +108,8 @@ class Inventory:
         self.probed = asyncio.Event()
         if not self._unprobed:
             self.probed.set()
+        #: What the status page shows as these clusters' mode.
+        self.mode = "direct"
         for state in self.states.values():
             self._publish(state)
 
@@ -112,16 +124,27 @@ class Inventory:
         for info in discovery.resources:
             if info.group in CONTROL_GROUPS and info.kind in CLUSTER_KINDS and info.preferred:
                 self._labels.ensure(info)
+        self.watch_registry(discovery)
+
+    def watch_registry(self, discovery: Discovery) -> bool:
+        """Follow the labels of ``synchub.io`` Cluster objects once the master serves them."""
+        found = by_kind(discovery.resources, SYNCHUB_GROUP, crd_cluster.KIND)
+        if found:
+            self._labels.ensure(found[0])
+        return bool(found)
 
     def labels_synced(self) -> bool:
         """False while cluster labels are still loading (placement must wait for them)."""
         return self._labels.all_synced()
 
-    def _on_cluster_object(self, _info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+    def _on_cluster_object(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
         metadata = obj.get("metadata") or {}
+        registry = info.group == SYNCHUB_GROUP
         labels = {} if kind == "DELETED" else dict(metadata.get("labels") or {})
+        if registry and labels:
+            labels = crd_cluster.placement_labels(obj)
         name = str(metadata.get("name", ""))
-        if self.set_labels(name, labels):
+        if self.set_labels(name, labels, registry=registry):
             log.info("cluster %s: labels from %s", name, obj.get("kind"))
             self.changed.publish(name)
 
@@ -133,12 +156,19 @@ class Inventory:
         """The state of cluster ``name``."""
         return self.states[name]
 
-    def set_labels(self, name: str, labels: dict[str, str]) -> bool:
-        """Labels from a KubeFedCluster/FederatedCluster object; True when they changed."""
+    def set_labels(self, name: str, labels: dict[str, str], *, registry: bool = False) -> bool:
+        """Labels from a KubeFedCluster/FederatedCluster object, or (``registry``) from the
+        cluster's ``synchub.io`` Cluster object; True when placement's labels changed."""
         state = self.states.get(name)
-        if state is None or state.extra_labels == labels:
+        if state is None:
             return False
-        state.extra_labels = dict(labels)
+        before = state.labels
+        if registry:
+            state.object_labels = dict(labels)
+        else:
+            state.extra_labels = dict(labels)
+        if state.labels == before:
+            return False
         self._publish(state)
         return True
 
@@ -205,6 +235,7 @@ class Inventory:
     def _set(self, state: MemberState, ready: bool, problem: ClusterStatus, message: str) -> None:
         first = state.name in self._unprobed
         self._unprobed.discard(state.name)
+        state.probed = True
         if not self._unprobed:
             self.probed.set()
         was = state.ready
@@ -230,7 +261,7 @@ class Inventory:
                 state.ready if ready is None else ready,
                 role="master" if state.name == self.master_name else "member",
                 version=state.version,
-                mode="direct",  # an inventory exists only when the hub propagates itself
+                mode=self.mode,
                 labels=tuple(sorted(labels.items())),
                 last_error=state.last_error,
                 last_probe=state.last_probe,

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+from hub import __version__
 
 # *_created series double the output and nobody graphs them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -14,6 +24,13 @@ class Metrics:
         self.dry_run_skipped = 0
         self.registry = CollectorRegistry()
         r = self.registry
+        # process_* (CPU, memory, open files) and python_info, as the default registry has.
+        ProcessCollector(registry=r)
+        r.register(PLATFORM_COLLECTOR)
+        self.build_info = Gauge(
+            "synchub_build_info", "Always 1; the version is a label.", ["version"], registry=r
+        )
+        self.build_info.labels(version=__version__).set(1)
         self.reconcile_total = Counter(
             "synchub_reconcile_total", "Reconciles by result.", ["controller", "result"], registry=r
         )

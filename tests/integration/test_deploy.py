@@ -9,6 +9,8 @@ away it reports a clear ``forbidden`` and changes nothing.
 from __future__ import annotations
 
 import base64
+import json
+import re
 import shutil
 import subprocess
 import uuid
@@ -91,9 +93,21 @@ def dump(documents: list[dict[str, Any]]) -> str:
 def test_manifests_render() -> None:
     base = render(DEPLOY)
     kinds = {d["kind"] for d in base}
-    assert kinds == RBAC_KINDS | {"CustomResourceDefinition", "ConfigMap", "Deployment", "Service"}
+    assert kinds == RBAC_KINDS | {
+        "CustomResourceDefinition",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    }
     crds = {d["metadata"]["name"] for d in base if d["kind"] == "CustomResourceDefinition"}
-    assert {f"federatedsecrets.{group}" for group in FEDERATED_GROUPS} <= crds
+    assert {"federatedsecrets.types.kubefed.io", "clusters.synchub.io"} <= crds
+    # One Federated generation only, so `kubectl get federatedsecrets` is never shadowed.
+    assert not {c for c in crds if c.endswith(".types.federation.k8s.io")}
+    assert only(base, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    ingress = only(base, "NetworkPolicy")["spec"]["ingress"]
+    assert ingress == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}]
 
     config = yaml.safe_load(only(base, "ConfigMap")["data"]["clusters.yaml"])
     assert config["master"]["context"] == "in-cluster"
@@ -142,6 +156,38 @@ def test_master_as_target_grants_what_members_grant(tmp_path: Path) -> None:
     assert [r for r in member if r["resources"] != ["namespaces"]] == [
         r for r in role if r["resources"] != ["namespaces"]
     ]
+
+
+def test_monitoring_component_alerts_on_the_hubs_metrics(tmp_path: Path) -> None:
+    """Every metric the alerts and the dashboard query is one the hub exports."""
+    from hub.runtime.metrics import Metrics
+
+    deploy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, deploy)
+    overlay = deploy / "overlays" / "monitoring"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [../../base]\ncomponents: [../../components/monitoring]\n"
+    )
+    documents = render(overlay)
+    rules = only(documents, "PrometheusRule")["spec"]["groups"][0]["rules"]
+    assert {r["alert"] for r in rules} == {
+        "SyncHubClusterNotReady",
+        "SyncHubPropagationFailing",
+        "SyncHubOwnershipFight",
+        "SyncHubWatchRestarts",
+        "SyncHubNoLeader",
+    }
+    dashboard_map = only(documents, "ConfigMap", "synchub-dashboard")
+    assert dashboard_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(dashboard_map["data"]["synchub-dashboard.json"])
+    queries = [r["expr"] for r in rules]
+    queries += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exported = {family.name for family in Metrics().registry.collect()}
+    used = {name for q in queries for name in re.findall(r"\b((?:synchub|process)_[a-z_]+)", q)}
+    known = {n for n in used if n in exported or re.sub(r"_(total|bucket)$", "", n) in exported}
+    assert used == known
+    assert "synchub_leader" in used
 
 
 # --- the master accepts the manifests ----------------------------------------------------------

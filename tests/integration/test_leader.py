@@ -73,10 +73,10 @@ def test_one_leader_writes_and_a_standby_takes_over(
 ) -> None:
     config = leader_config(clusters, tmp_path, namespace)
     first = HubProcess(config, tmp_path / "first.log").start()
-    second = HubProcess(config, tmp_path / "second.log").start(wait_ready=False)
+    second = HubProcess(config, tmp_path / "second.log").start()  # a standby is ready too
     try:
         assert first.ready()
-        assert not second.ready()  # the standby is alive but not ready
+        assert second.metric("synchub_leader") == 0  # leadership is a metric, not readiness
         make_secret_and_federated(clusters, namespace, "v1")
         wait_for(lambda: converged(clusters, namespace, "v1"), timeout=60)
         assert second.metric("synchub_member_writes_total") == 0
@@ -87,7 +87,7 @@ def test_one_leader_writes_and_a_standby_takes_over(
         first.process.kill()
         first.process.wait()
         killed = time.monotonic()
-        wait_for(second.ready, timeout=40)
+        wait_for(lambda: second.metric("synchub_leader") == 1, timeout=40)
         took = time.monotonic() - killed
         assert took < 15 + 2 + 5, f"takeover took {took:.1f}s"
         rotate(clusters, namespace, "v2")
@@ -106,7 +106,7 @@ def test_graceful_shutdown_releases_the_lease(
     try:
         assert first.stop() == 0
         stopped = time.monotonic()
-        wait_for(second.ready, timeout=20)
+        wait_for(lambda: second.metric("synchub_leader") == 1, timeout=20)
         assert time.monotonic() - stopped < 10  # released, not waited out
     finally:
         second.stop()

@@ -49,11 +49,13 @@ def test_render_resolves_copies_and_overrides_per_cluster(
 
     result = render(clusters, str(path), "-o", "json")
     assert result.returncode == 0, result.stderr
-    decoder, text, rendered = json.JSONDecoder(), result.stdout.strip(), {}
-    while text:
-        document, end = decoder.raw_decode(text)
-        rendered[document["cluster"]] = document["object"]
-        text = text[end:].strip()
+    listed = json.loads(result.stdout)  # one List, not a stream of documents
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+    rendered = {}
+    for item in listed["items"]:
+        rendered[item["metadata"]["annotations"].pop("synchub.io/cluster")] = item
+        if not item["metadata"]["annotations"]:
+            del item["metadata"]["annotations"]
     assert set(rendered) == {"member-1", "member-2"}
     assert rendered["member-1"]["data"] == {"tls.crt": tls}
     assert rendered["member-2"]["data"] == {"tls.crt": tls, "extra": "eA=="}

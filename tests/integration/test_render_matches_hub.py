@@ -81,17 +81,15 @@ def no_secrets_master(clusters: Clusters, namespace: str, tmp_path: Path) -> Ite
 def render_json(config: Path, manifest: Path) -> tuple[dict[str, Any], str]:
     """``synchub render -o json``: the rendered objects by name, and stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "hub", "-c", str(config), "render", str(manifest), "-o", "json"],
+        [sys.executable, "-m", "hub", "-c", str(config), "render", str(manifest), "-o", "json",
+         "--cluster", "member-1"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr  # the forbidden source is a problem
     assert "Traceback" not in result.stderr
-    decoder, text, rendered = json.JSONDecoder(), result.stdout.strip(), {}
-    while text:
-        document, end = decoder.raw_decode(text)
-        assert document["cluster"] == "member-1"
-        rendered[document["object"]["metadata"]["name"]] = document["object"]
-        text = text[end:].strip()
+    listed = json.loads(result.stdout)  # one List; with --cluster, the objects as written
+    assert listed["kind"] == "List"
+    rendered = {item["metadata"]["name"]: item for item in listed["items"]}
     return rendered, result.stderr
 
 

@@ -8,9 +8,37 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 
+from conftest import wait_for
 from hub.sandbox import Sandbox
 from hub.sandbox.process import alive
+
+
+def install_crds(directory: Path) -> None:
+    """What `synchub crds | kubectl apply -f -` does, through the Python client."""
+    crds = synchub("crds")
+    assert crds.returncode == 0, crds.stderr
+    api = k8s_config.new_client_from_config(
+        config_file=str(directory / "kubeconfig"), context="synchub-master"
+    )
+    with api:
+        extensions = k8s.ApiextensionsV1Api(api)
+        for document in yaml.safe_load_all(crds.stdout):
+            extensions.create_custom_resource_definition(document)
+        names = [d["metadata"]["name"] for d in yaml.safe_load_all(crds.stdout)]
+
+        def established() -> bool:
+            for name in names:
+                crd = extensions.read_custom_resource_definition(name)
+                conditions = (crd.status.conditions if crd.status else None) or []
+                if not any(c.type == "Established" and c.status == "True" for c in conditions):
+                    return False
+            return True
+
+        wait_for(established)
 
 
 def synchub(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -37,7 +65,12 @@ def test_up_check_outage_down(own_sandbox: Path) -> None:
     clusters_yaml = own_sandbox / "clusters.yaml"
     assert (own_sandbox / "kubeconfig").is_file()
 
-    ok = synchub("-c", clusters_yaml, "check")
+    bare = synchub("-c", clusters_yaml, "check")
+    assert bare.returncode == 1  # nothing to sync into: a problem, not a pass
+    assert "master (context synchub-master): no Federated or synchub.io CRDs" in bare.stdout
+    install_crds(own_sandbox)
+
+    ok = synchub("check", "-c", clusters_yaml)  # -c after the subcommand works too
     assert ok.returncode == 0, ok.stdout + ok.stderr
     for name in ("master", "member-1", "member-2"):
         assert name in ok.stdout

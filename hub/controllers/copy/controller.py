@@ -26,10 +26,16 @@ from hub.core.copy_resolve import (
     source_resources,
 )
 from hub.core.errors import Conflict, Forbidden, NotFound, ResourceNameError, UnknownResource
-from hub.core.federation import FEDERATED_GROUPS
+from hub.core.federation import (
+    FEDERATED_GROUPS,
+    LAST_HANDLED_FIELD,
+    SUSPEND_ANNOTATION,
+    annotation_is_true,
+)
 from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.patch import merge_patch
 from hub.core.paths import PathSetError
+from hub.core.sync_state import reconcile_requested
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
@@ -214,6 +220,9 @@ class CopyController(Controller[ObjectRef]):
                 self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
             self._unknown_resource.discard(key)
             return
+        if annotation_is_true(target, SUSPEND_ANNOTATION):
+            log.info("copy %s: suspended (%s); writing nothing", key, SUSPEND_ANNOTATION)
+            return
         annotations = (target.get("metadata") or {}).get("annotations") or {}
         parsed = copy_rules.parse_rules(annotations)
         if not parsed.rules and not parsed.errors:
@@ -345,16 +354,18 @@ class CopyController(Controller[ObjectRef]):
             wanted = Condition(CONDITION, "True", "Copied", "all copy rules resolved")
         conditions = (target.get("status") or {}).get("conditions")
         generation = (target.get("metadata") or {}).get("generation")
-        if not differs(find(conditions, CONDITION), wanted, generation):
+        requested = reconcile_requested(target)  # `synchub reconcile --wait` waits for this
+        changed = differs(find(conditions, CONDITION), wanted, generation)
+        if not changed and requested is None:
             return
-        patch = {
-            "metadata": {"resourceVersion": _rv(target)},
-            "status": {
-                "conditions": merged(
-                    conditions, wanted, now=now_rfc3339(), observed_generation=generation
-                )
-            },
-        }
+        status: Obj = {}
+        if changed:
+            status["conditions"] = merged(
+                conditions, wanted, now=now_rfc3339(), observed_generation=generation
+            )
+        if requested is not None:
+            status[LAST_HANDLED_FIELD] = requested
+        patch = {"metadata": {"resourceVersion": _rv(target)}, "status": status}
         try:
             await self.writer.merge_patch(
                 info, key.namespace, key.name, patch, subresource="status"
