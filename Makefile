@@ -55,11 +55,18 @@ unit: install
 integration: install control-plane
 	$(BIN)/pytest -q tests/integration
 
+# Suites whose objects (GitSyncs that poll, ObjectSyncs that fan out) would keep acting under
+# later modules' hubs: each runs in a pytest session, and so a sandbox, of its own.
+ISOLATED := e2e/test_gitsync.py e2e/test_objectsync.py e2e/test_objectsync_rbac.py
+PYTEST := $(BIN)/pytest -q -p no:cacheprovider
+
 e2e: install control-plane browser
-	$(BIN)/pytest -q e2e
+	$(PYTEST) e2e $(ISOLATED:%=--ignore=%)
+	@for suite in $(ISOLATED); do echo "== $$suite (own sandbox)"; $(PYTEST) $$suite || exit 1; done
 
 test: install control-plane browser lint ## everything CI runs: lint, unit, integration, e2e
-	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/integration e2e
+	$(PYTEST) tests/unit tests/integration e2e $(ISOLATED:%=--ignore=%)
+	@for suite in $(ISOLATED); do echo "== $$suite (own sandbox)"; $(PYTEST) $$suite || exit 1; done
 
 demo: install control-plane ## local sandbox clusters, then the hub on them
 	$(BIN)/python -m hub.cli.demo --dir $(SANDBOX_DIR)
