@@ -22,9 +22,16 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, crd_served, require_cert_manager_build, wait_for
 from hub.sandbox import certmanager, context_name
 from hub.sandbox.process import stop as stop_process
+from hub.testing import (
+    Clusters,
+    HubProcess,
+    crd_served,
+    require_cert_manager_build,
+    settled,
+    wait_for,
+)
 
 MASTER = "master"
 MEMBERS = ("member-1", "member-2")
@@ -326,20 +333,6 @@ def on_members(kube: Kube, name: str, data: dict[str, str] | None) -> Callable[[
 
     check.__qualname__ = f"members hold secret {name}"
     return check
-
-
-def settled(read: Callable[[], float], quiet: float = 3.0, timeout: float = 60.0) -> float:
-    """Wait until ``read()`` has not changed for ``quiet`` seconds; return its value."""
-    deadline = time.monotonic() + timeout
-    value, since = read(), time.monotonic()
-    while time.monotonic() - since < quiet:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"value still changing after {timeout}s (last {value})")
-        time.sleep(0.25)
-        current = read()
-        if current != value:
-            value, since = current, time.monotonic()
-    return value
 
 
 # --- fixtures --------------------------------------------------------------------------------

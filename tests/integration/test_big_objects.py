@@ -9,11 +9,11 @@ import time
 
 from kubernetes import client as k8s
 
-from conftest import Clusters
 from hub.core.objects import Obj
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.kube.watch import EventType, WatchCache
+from hub.testing import Clusters
 
 MASTER = "master"
 

@@ -17,10 +17,10 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, crd_served, require_cert_manager_build, wait_for
 from hub.kube.client import ClusterClient
 from hub.sandbox import MASTER, Sandbox, certmanager
 from hub.sandbox.process import alive
+from hub.testing import Clusters, crd_served, require_cert_manager_build, wait_for
 
 NAMESPACE = "cloud"
 CERTIFICATE = "cloud-certificate"

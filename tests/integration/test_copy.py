@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,18 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, install_crd, require_cert_manager_build, wait_for
 from hub.sandbox import context_name
+from hub.testing import (
+    Clusters,
+    HubProcess,
+    install_crd,
+    require_cert_manager_build,
+    run_once,
+    running_hub,
+    settled,
+    stays,
+    wait_for,
+)
 
 SEED = "k8s-copier.fig.org/replace-"
 RULES = "synchub.io/copy"
@@ -243,46 +250,12 @@ def status_reason(master: Master, gen: Generation, kind: str, name: str) -> tupl
     return None if condition is None else (condition[0], condition[1])
 
 
-def stays(get: Callable[[], Any], expected: Any, seconds: float = 3.0) -> None:
-    """Assert ``get()`` keeps equal to ``expected`` for ``seconds`` (a settle check)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = get()
-        assert value == expected, f"changed to {value!r}, expected to stay {expected!r}"
-        time.sleep(0.2)
-
-
-def alive(hub: HubProcess) -> bool:
-    return hub.process is not None and hub.process.poll() is None
-
-
 def write_config(clusters: Clusters, path: Path, **extra: Any) -> Path:
     """The sandbox's clusters.yaml with top-level keys added or replaced."""
     document = yaml.safe_load(clusters.clusters_yaml.read_text())
     document.update(extra)
     path.write_text(yaml.safe_dump(document))
     return path
-
-
-@contextmanager
-def running_hub(config: Path, log: Path, *args: str) -> Iterator[HubProcess]:
-    """A hub of the test's own; it must shut down cleanly at the end."""
-    process = HubProcess(config, log, *args).start()
-    try:
-        yield process
-    finally:
-        code = process.stop()
-    assert code == 0, f"synchub did not shut down cleanly ({code}):\n{process.output()[-3000:]}"
-
-
-def run_once(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", "-c", str(config), "run", "--once", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 HELM_GROUP, HELM_VERSION = "helm.toolkit.fluxcd.io", "v2"
@@ -559,8 +532,18 @@ def test_removed_annotation_stops_copying(hub: HubProcess, master: Master, gen: 
     master.patch_federated(
         gen, "Secret", target, {"metadata": {"annotations": {SEED + "spec.template.data": None}}}
     )
-    time.sleep(1)  # settle: let the hub see the removal before the source changes
+    # A witness of the same kind, created after the removal: once the hub has copied into it,
+    # its watch (one ordered stream per kind) has delivered the removal too.
+    witness = unique("fed")
+    master.create_federated(
+        gen, "Secret", witness, seed("spec.template.data", f"secrets:{secret}:data")
+    )
+    seen = lambda: master.template(gen, "Secret", witness, "data")  # noqa: E731
+    converge(seen, {"token": b64("one")}, hub)
+
     master.set_secret_data(secret, {"token": "two"})
+    converge(seen, {"token": b64("two")}, hub)  # the hub has handled the source change
+    assert get() == {"token": b64("one")}
     stays(get, {"token": b64("one")}, seconds=3)
 
 
@@ -674,7 +657,7 @@ def test_concurrent_writer_on_target_converges(
         writer.join(timeout=10)
     assert not errors, errors
     converge(get, {"token": b64(f"v{version}")}, hub, timeout=60)
-    assert alive(hub)
+    assert hub.running()
 
 
 # --------------------------------------------------------------------------- malformed input
@@ -716,7 +699,7 @@ def test_malformed_annotations_do_not_stop_good_rules(hub: HubProcess, master: M
     # The hub is still alive and still copying.
     master.set_secret_data(secret, {"token": "better"})
     converge(lambda: master.template(gen, "Secret", target, "data"), {"token": b64("better")}, hub)
-    assert alive(hub)
+    assert hub.running()
     assert "Traceback" not in hub.output()
 
 
@@ -785,17 +768,7 @@ def test_no_writes_in_steady_state(hub: HubProcess, master: Master) -> None:
     converge(lambda: status_reason(master, gen, "Secret", target), ("True", "Copied"), hub)
 
     # Let the startup work (other tests' leftovers in the sandbox) finish: three quiet seconds.
-    last: list[float] = [-1.0]
-    quiet_since = [time.monotonic()]
-
-    def settled() -> bool:
-        writes = hub.metric("synchub_member_writes_total")
-        if writes != last[0]:
-            last[0], quiet_since[0] = writes, time.monotonic()
-        return time.monotonic() - quiet_since[0] >= 3
-
-    wait_for(settled, timeout=60, interval=0.5)
-    before = hub.metric("synchub_member_writes_total")
+    before = settled(lambda: hub.metric("synchub_member_writes_total"), quiet=3, interval=0.5)
     time.sleep(30)  # the quiet period itself
     after = hub.metric("synchub_member_writes_total")
     assert after == before, f"{after - before} writes in steady state:\n{hub.output()[-3000:]}"
@@ -828,4 +801,4 @@ def test_master_apiserver_restart(hub: HubProcess, clusters: Clusters, master: M
 
     wait_for(update, timeout=30, interval=0.5)
     converge(get, {"token": b64("after")}, hub, timeout=60)
-    assert alive(hub)
+    assert hub.running()

@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters
 from hub.config.settings import ClusterConfig
 from hub.kube.client import ClusterClient
+from hub.testing import Clusters
 
 
 def service_account_token(clusters: Clusters, namespace: str, seconds: int = 600) -> str:

@@ -14,8 +14,6 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, wait_for
 from hub.sandbox import MASTER, context_name
+from hub.testing import Clusters, running_hub, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -277,17 +275,6 @@ def identities(
     for member in clusters.names[1:]:
         on(clusters, member, "apply", "-k", str(DEPLOY / "member-rbac"))
     return Identities(clusters, tmp_path_factory.mktemp("identities"))
-
-
-@contextmanager
-def running_hub(config: Path, log: Path) -> Iterator[HubProcess]:
-    hub = HubProcess(config, log)
-    try:
-        yield hub.start()
-    finally:
-        if hub.process is not None:
-            code = hub.stop()
-            assert code == 0, f"synchub exited with {code}:\n{hub.output()[-3000:]}"
 
 
 def master_only_namespace(clusters: Clusters) -> str:

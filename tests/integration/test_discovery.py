@@ -11,11 +11,11 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters, open_crd
 from hub.config.settings import ClusterConfig
 from hub.core.errors import NotFound, Unauthorized, UnknownResource
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
+from hub.testing import Clusters, open_crd
 
 
 def master_config(clusters: Clusters) -> ClusterConfig:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters, HubProcess, wait_for
+from hub.testing import Clusters, HubProcess, wait_for
 
 SEED_ANNOTATION = "k8s-copier.fig.org/replace-spec.template.data"
 NOT_MASTER = {

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters, HubProcess, api_client, crd_served, open_crd, wait_for
 from hub.sandbox import Sandbox
+from hub.testing import Clusters, HubProcess, api_client, crd_served, open_crd, wait_for
 
 GROUP, VERSION = "types.kubefed.io", "v1beta1"
 NOT_MASTER = {

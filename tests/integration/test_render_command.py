@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters
+from hub.testing import Clusters
 
 
 def render(clusters: Clusters, *args: str) -> subprocess.CompletedProcess[str]:

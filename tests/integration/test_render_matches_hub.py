@@ -20,8 +20,8 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters, HubProcess, wait_for
 from hub.core.federation import FEDERATED_GROUPS
+from hub.testing import Clusters, HubProcess, wait_for
 
 GROUP, VERSION, PLURAL = "types.kubefed.io", "v1beta1", "federatedconfigmaps"
 REPLACE = "k8s-copier.fig.org/replace-spec.template.data"
