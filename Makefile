@@ -29,7 +29,7 @@ control-plane: ## build kube-apiserver, etcd and cert-manager into .cache/bin/, 
 lint: install ## ruff, mypy --strict and hadolint
 	$(BIN)/ruff check hub tests e2e bench conftest.py
 	$(BIN)/ruff format --check hub tests e2e bench conftest.py
-	$(BIN)/mypy hub
+	$(BIN)/mypy hub tests e2e bench conftest.py
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 

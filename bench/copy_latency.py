@@ -105,9 +105,11 @@ def measure_updates(
         value = b64(f"u{k}-{i}-{time.time_ns()}")
         started = time.monotonic()
         core.patch_namespaced_secret(f"src-{i}", NAMESPACE, {"data": {"value": value}})
-        seen = watcher.wait_for(
-            f"fs-{i}", lambda o, v=value: template_data(o) == {"value": v}, UPDATE_TIMEOUT
-        )
+
+        def copied(obj: dict[str, Any], value: str = value) -> bool:
+            return bool(template_data(obj) == {"value": value})
+
+        seen = watcher.wait_for(f"fs-{i}", copied, UPDATE_TIMEOUT)
         if seen is None:
             timeouts += 1
             c.say(f"  update {k} (src-{i}): not copied within {UPDATE_TIMEOUT:.0f}s")

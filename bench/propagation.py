@@ -122,11 +122,12 @@ def measure_updates(
         value = b64(f"update-{k}-{time.time_ns()}")
         started = time.monotonic()
         core.patch_namespaced_secret(SOURCE, NAMESPACE, {"data": {"value": value}})
+
         # Both watches receive concurrently; wait_for only reads what each has seen.
-        seen = [
-            w.wait_for(COPIED, lambda o, v=value: o.get("data") == {"value": v}, UPDATE_TIMEOUT)
-            for w in watchers
-        ]
+        def copied(obj: dict[str, Any], value: str = value) -> bool:
+            return bool(obj.get("data") == {"value": value})
+
+        seen = [w.wait_for(COPIED, copied, UPDATE_TIMEOUT) for w in watchers]
         if any(s is None for s in seen):
             timeouts += 1
             c.say(f"  update {k}: not on both members within {UPDATE_TIMEOUT:.0f}s")

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +332,7 @@ def test_deployment_spec_reaches_template_and_follows_updates(
     master.create_federated(
         gen, "Deployment", target, seed("spec.template.spec", f"deployments:{source}:spec")
     )
-    get = lambda: master.template(gen, "Deployment", target, "spec")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "Deployment", target, "spec")  # noqa: E731
     converge(get, master.deployment(source)["spec"], hub)
 
     master.apps.patch_namespaced_deployment(source, master.namespace, {"spec": {"replicas": 5}})
@@ -366,9 +367,12 @@ def test_helmrelease_spec_reaches_template_and_follows_updates(
     master.create_federated(
         gen, "HelmRelease", target, seed("spec.template.spec", f"helmreleases:{source}:spec")
     )
-    get = lambda: master.template(gen, "HelmRelease", target, "spec")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "HelmRelease", target, "spec")  # noqa: E731
     # The real CRD defaults fields (reconcileStrategy...): the copy equals the stored spec.
-    stored = lambda: master.get_custom(HELM_GROUP, HELM_VERSION, helmrelease_crd, source)["spec"]  # noqa: E731
+
+    def stored() -> Any:
+        return master.get_custom(HELM_GROUP, HELM_VERSION, helmrelease_crd, source)["spec"]
+
     assert stored()["values"] == spec["values"]
     converge(get, stored(), hub)
 
@@ -466,12 +470,12 @@ def test_cross_namespace_policies(
         if policy == "allow":
             for name, value in ((opted_in, "v1"), (plain, "v2")):
                 converge(
-                    lambda n=name: master.template(gen, "Secret", n, "data"), {"k": b64(value)}, hub
+                    partial(master.template, gen, "Secret", name, "data"), {"k": b64(value)}, hub
                 )
         else:
             for name in (opted_in, plain):
                 converge(
-                    lambda n=name: status_reason(master, gen, "Secret", n),
+                    partial(status_reason, master, gen, "Secret", name),
                     ("False", "CrossNamespaceDenied"),
                     hub,
                 )
@@ -497,7 +501,7 @@ def test_rule_list_copies_one_renamed_key(hub: HubProcess, master: Master, gen: 
         }
     ]
     master.create_federated(gen, "Secret", target, {RULES: json.dumps(rules)})
-    get = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
     converge(get, {"ca-bundle.crt": b64("CA-1")}, hub)
 
     master.patch_secret(secret, {"data": {"ca.crt": b64("CA-2")}})
@@ -526,7 +530,7 @@ def test_rule_list_in_yaml_with_quoted_source_path(hub: HubProcess, master: Mast
 @pytest.mark.parametrize("gen", GENERATIONS)
 def test_removed_annotation_stops_copying(hub: HubProcess, master: Master, gen: Generation) -> None:
     secret, target = secret_pair(master, gen, {"token": "one"})
-    get = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
     converge(get, {"token": b64("one")}, hub)
 
     master.patch_federated(
@@ -538,7 +542,7 @@ def test_removed_annotation_stops_copying(hub: HubProcess, master: Master, gen: 
     master.create_federated(
         gen, "Secret", witness, seed("spec.template.data", f"secrets:{secret}:data")
     )
-    seen = lambda: master.template(gen, "Secret", witness, "data")  # noqa: E731
+    seen: Callable[[], Any] = lambda: master.template(gen, "Secret", witness, "data")  # noqa: E731
     converge(seen, {"token": b64("one")}, hub)
 
     master.set_secret_data(secret, {"token": "two"})
@@ -567,7 +571,7 @@ def test_source_kind_installed_after_hub_start(
     master.create_federated(
         gen, "ConfigMap", target, seed("spec.template.data", f"widgets.{group}:{source}:spec")
     )
-    get = lambda: master.template(gen, "ConfigMap", target, "data")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "ConfigMap", target, "data")  # noqa: E731
     converge(get, {"color": "blue", "size": "3"}, hub)
 
     master.patch_custom(group, "v1", plural, source, {"spec": {"color": "red"}})
@@ -596,7 +600,7 @@ def test_target_naming_a_kind_not_yet_installed_converges(
         "spec": {"color": "blue"},
     }
     master.create_custom(group, "v1", plural, body)
-    get = lambda: master.template(gen, "ConfigMap", target, "data")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "ConfigMap", target, "data")  # noqa: E731
     converge(get, {"color": "blue"}, hub, timeout=90)  # discovery is refreshed every 30 s
     converge(lambda: status_reason(master, gen, "ConfigMap", target), ("True", "Copied"), hub)
 
@@ -609,7 +613,7 @@ def test_source_changed_while_hub_down_converges_after_restart(
 ) -> None:
     gen = KUBEFED
     secret, target = secret_pair(master, gen, {"token": "one"})
-    get = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
     converge(get, {"token": b64("one")}, hub)
 
     assert hub.stop() == 0, hub.output()[-3000:]
@@ -626,7 +630,7 @@ def test_concurrent_writer_on_target_converges(
     hub: HubProcess, master: Master, gen: Generation
 ) -> None:
     secret, target = secret_pair(master, gen, {"token": "v0"})
-    get = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
     converge(get, {"token": b64("v0")}, hub)
 
     stop = threading.Event()
@@ -781,7 +785,7 @@ def test_no_writes_in_steady_state(hub: HubProcess, master: Master) -> None:
 def test_master_apiserver_restart(hub: HubProcess, clusters: Clusters, master: Master) -> None:
     gen = KUBEFED
     secret, target = secret_pair(master, gen, {"token": "before"})
-    get = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
+    get: Callable[[], Any] = lambda: master.template(gen, "Secret", target, "data")  # noqa: E731
     converge(get, {"token": b64("before")}, hub)
 
     seen = len(hub.output())

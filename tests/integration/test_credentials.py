@@ -65,7 +65,7 @@ async def test_exec_plugin_is_rerun_when_its_token_expires(
         f"import sys\nopen({str(calls)!r}, 'a').write('x')\nprint({json.dumps(credential)!r})\n"
     )
     plugin.chmod(plugin.stat().st_mode | stat.S_IEXEC)
-    exec_user = {
+    exec_user: dict[str, object] = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1",
             "command": sys.executable,

@@ -15,7 +15,8 @@ from hub.config.settings import ClusterConfig
 from hub.core.errors import NotFound, Unauthorized, UnknownResource
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
-from hub.testing import Clusters, open_crd
+from hub.kube.resources import ResourceInfo
+from hub.testing import Clusters, open_crd, wait_for_async
 
 
 def master_config(clusters: Clusters) -> ClusterConfig:
@@ -65,14 +66,17 @@ async def test_crd_created_after_start_is_found(clusters: Clusters) -> None:
         assert (await discovery.resolve("Widget")).group == group
 
 
-async def wait_resolve(discovery: Discovery, name: str) -> object:
-    import asyncio
+async def wait_resolve(discovery: Discovery, name: str) -> ResourceInfo:
+    """A new CRD takes a moment to be served: resolve ``name`` once it is."""
 
-    for _ in range(50):  # a new CRD takes a moment to be served
+    async def found() -> bool:
         try:
-            return await discovery.resolve(name)
+            await discovery.resolve(name)
         except UnknownResource:
-            await asyncio.sleep(0.2)
+            return False
+        return True
+
+    await wait_for_async(found, timeout=10, interval=0.2, what=f"{name} in discovery")
     return await discovery.resolve(name)
 
 
