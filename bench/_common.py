@@ -12,35 +12,32 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
-from prometheus_client.parser import text_string_to_metric_families
 
-from hub.core.crds import render_crds
-from hub.sandbox import MASTER, Sandbox, context_name, member_names
+from hub.sandbox import MASTER
+from hub.testing import (
+    MEMBERS,
+    Clusters,
+    HubProcess,
+    install_federated_crds,
+    start_clusters,
+    wait_for,
+)
 
 KUBEFED = ("types.kubefed.io", "v1beta1")
 WRITES = "synchub_member_writes_total"
 POOL = 8  # threads for bulk creation
-MEMBERS = 2
 
 
 def say(message: str) -> None:
@@ -58,7 +55,10 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-# --- sandbox and clients ---------------------------------------------------------------------
+# --- sandbox and clients (the kit in hub/testing.py) -----------------------------------------
+
+#: The running sandbox and its sync clients (hub.testing.Clusters).
+Bench = Clusters
 
 
 def main(
@@ -75,87 +75,22 @@ def main(
     return 0
 
 
-@dataclass
-class Bench:
-    """A running sandbox (master + members) in a temporary directory, with sync clients."""
-
-    sandbox: Sandbox
-    api: dict[str, k8s.ApiClient] = field(default_factory=dict)
-
-    @property
-    def members(self) -> list[str]:
-        return member_names(MEMBERS)
-
-    def core(self, cluster: str = MASTER) -> k8s.CoreV1Api:
-        return k8s.CoreV1Api(self.api[cluster])
-
-    def custom(self, cluster: str = MASTER) -> k8s.CustomObjectsApi:
-        return k8s.CustomObjectsApi(self.api[cluster])
-
-    @property
-    def tmp(self) -> Path:
-        return self.sandbox.dir.parent
-
-
 @contextmanager
 def sandbox() -> Iterator[Bench]:
-    """Start master + 2 members in a fresh temp dir; always tear them down."""
+    """Start master + 2 members in a fresh temp dir, the Federated CRDs installed; always
+    tear them down."""
     root = Path(tempfile.mkdtemp(prefix="synchub-bench-"))
-    box = Sandbox(root / "sandbox", say=say)
-    bench = Bench(box)
     try:
         started = time.monotonic()
-        say(f"starting sandbox (master + {MEMBERS} members) in {box.dir}")
-        box.up(MEMBERS)
-        say(f"sandbox ready in {time.monotonic() - started:.1f}s")
-        for name in [MASTER, *member_names(MEMBERS)]:
-            bench.api[name] = api_client(box.kubeconfig, name)
-        yield bench
+        say(f"starting sandbox (master + {MEMBERS} members) in {root / 'sandbox'}")
+        with start_clusters(root / "sandbox", pool_size=2 * POOL, say=say) as bench:
+            say(f"sandbox ready in {time.monotonic() - started:.1f}s")
+            say("installing the Federated CRDs")
+            install_federated_crds(bench.api[MASTER])
+            yield bench
+            say("tearing the sandbox down")
     finally:
-        for api in bench.api.values():
-            api.close()
-        say("tearing the sandbox down")
-        box.down()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def api_client(kubeconfig: Path, cluster: str) -> k8s.ApiClient:
-    configuration = k8s.Configuration()
-    k8s_config.load_kube_config(
-        config_file=str(kubeconfig),
-        context=context_name(cluster),
-        client_configuration=configuration,
-    )
-    configuration.connection_pool_maxsize = 2 * POOL
-    return k8s.ApiClient(configuration)
-
-
-def install_crds(bench: Bench, timeout: float = 60.0) -> None:
-    """The Federated CRDs on the master, waited for until served."""
-    api = k8s.ApiextensionsV1Api(bench.api[MASTER])
-    documents = list(yaml.safe_load_all(render_crds()))
-    for document in documents:
-        try:
-            api.create_custom_resource_definition(document)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-    wait_until(lambda: all(_served(bench, d) for d in documents), timeout, "CRDs served")
-
-
-def _served(bench: Bench, crd: dict[str, Any]) -> bool:
-    spec = crd["spec"]
-    group, version, plural = spec["group"], spec["versions"][0]["name"], spec["names"]["plural"]
-    try:
-        resources = bench.custom().get_api_resources(group, version)
-    except ApiException:
-        return False
-    return any(r.name == plural for r in resources.resources)
-
-
-def create_namespace(bench: Bench, name: str, clusters: Iterable[str] = (MASTER,)) -> None:
-    for cluster in clusters:
-        bench.core(cluster).create_namespace(k8s.V1Namespace(metadata={"name": name}))
 
 
 def parallel(function: Callable[[int], object], count: int, what: str) -> float:
@@ -169,81 +104,22 @@ def parallel(function: Callable[[int], object], count: int, what: str) -> float:
     return seconds
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
-
-
 # --- the hub ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Hub:
-    """``synchub run`` as a subprocess on the bench sandbox; its log goes to a file."""
+class Hub(HubProcess):
+    """``synchub run`` on the bench sandbox at --log-level warning, with resource readings."""
 
     def __init__(self, bench: Bench, *args: str) -> None:
-        self.config = bench.sandbox.clusters_yaml
-        self.log = bench.tmp / "synchub.log"
-        self.args = args
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.started = 0.0
-
-    def start(self) -> Hub:
-        command = [
-            sys.executable, "-m", "hub", "-c", str(self.config), "run",
-            "--http-addr", f"127.0.0.1:{self.port}", "--log-level", "warning", *self.args,
-        ]  # fmt: skip
-        say(f"starting the hub: synchub run {' '.join(self.args)}".rstrip())
-        self.started = time.monotonic()
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def check_alive(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(
-                f"synchub exited with {self.process.returncode}:\n{self.output()[-3000:]}"
-            )
-
-    def ready(self) -> bool:
-        self.check_alive()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        log = bench.clusters_yaml.parent.parent / "synchub.log"
+        super().__init__(bench.clusters_yaml, log, "--log-level", "warning", *args)
 
     def wait_ready(self, timeout: float = 120.0) -> float:
         """Seconds from start until /readyz answers 200."""
-        wait_until(self.ready, timeout, "the hub to be ready")
+        wait_for(self.ready, timeout, what="the hub to be ready")
         seconds = time.monotonic() - self.started
         say(f"hub ready after {seconds:.1f}s")
         return seconds
-
-    def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
-            text = r.read().decode()
-        return [
-            (dict(sample.labels), sample.value)
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == name
-        ]
 
     def writes(self) -> dict[str, dict[str, int]]:
         """``synchub_member_writes_total`` as {cluster: {verb: count}}."""
@@ -274,31 +150,13 @@ class Hub:
         ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
         return round(ticks / os.sysconf("SC_CLK_TCK"), 2)
 
-    def output(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self) -> int | None:
-        """SIGTERM and wait: a graceful shutdown exits 0."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
 
 @contextmanager
 def running_hub(bench: Bench, *args: str) -> Iterator[Hub]:
+    """A started hub (not yet waited for); stopped on leaving."""
     hub = Hub(bench, *args)
     try:
-        yield hub.start()
+        yield hub.start(timeout=0)
     finally:
         code = hub.stop()
         say(f"hub stopped, exit code {code}")

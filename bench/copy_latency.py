@@ -18,6 +18,8 @@ from typing import Any
 import _common as c
 from kubernetes import client as k8s
 
+from hub.sandbox import MASTER
+
 NAMESPACE = "bench-copy"
 GROUP, VERSION = c.KUBEFED
 PLURAL = "federatedsecrets"
@@ -54,9 +56,7 @@ def template_data(obj: dict[str, Any]) -> Any:
 
 def setup(bench: c.Bench, objects: int) -> dict[str, dict[str, str]]:
     """CRDs, namespace, sources and FederatedSecrets; the data each template should get."""
-    c.say("installing the Federated CRDs")
-    c.install_crds(bench)
-    c.create_namespace(bench, NAMESPACE)
+    bench.create_namespace(NAMESPACE, on=[MASTER])
     core, custom = bench.core(), bench.custom()
     expected = {f"fs-{i}": {"value": b64(f"v0-{i}")} for i in range(objects)}
     c.parallel(
@@ -89,7 +89,7 @@ def wait_filled(
         if time.monotonic() - reported > 5:
             c.say(f"  {filled}/{len(expected)} templates filled")
             reported = time.monotonic()
-        hub.check_alive()
+        hub.check_running()
         time.sleep(0.05)
     return None, filled
 

@@ -20,6 +20,8 @@ from typing import Any
 import _common as c
 from kubernetes import client as k8s
 
+from hub.sandbox import MASTER
+
 NAMESPACE = "bench-prop"
 GROUP, VERSION = c.KUBEFED
 PLURAL = "federatedsecrets"
@@ -53,9 +55,7 @@ def copying() -> dict[str, Any]:
 
 
 def setup(bench: c.Bench, objects: int) -> None:
-    c.say("installing the Federated CRDs")
-    c.install_crds(bench)
-    c.create_namespace(bench, NAMESPACE)  # on the master; the hub creates it on members
+    bench.create_namespace(NAMESPACE, on=[MASTER])  # on the master; the hub creates it on members
     core, custom = bench.core(), bench.custom()
     core.create_namespaced_secret(
         NAMESPACE, k8s.V1Secret(metadata={"name": SOURCE}, data={"value": b64("initial")})
@@ -96,7 +96,7 @@ def wait_fanout(bench: c.Bench, hub: c.Hub, expected: int) -> tuple[float | None
         if time.monotonic() - reported > 5:
             c.say(f"  {done}/{expected} propagated to both members")
             reported = time.monotonic()
-        hub.check_alive()
+        hub.check_running()
         time.sleep(1.0)
     return None, done
 

@@ -18,8 +18,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,9 +34,10 @@ from hub.config.settings import Config
 from hub.core.crds import DEFAULT_GROUPS, crd_documents
 from hub.core.errors import Conflict, KubeError, NotFound, SandboxError
 from hub.kube.client import ClusterClient
-from hub.sandbox import DEFAULT_DIR, Sandbox
+from hub.sandbox import DEFAULT_DIR, MASTER, Sandbox
 from hub.sandbox.gitserver import GitServer
 from hub.sandbox.process import alive, stop
+from hub.testing import HubProcess, api_client, create_crds, free_port, poll_async
 
 NAMESPACE = "cloud"
 SECRET = "cloud-certificate"
@@ -96,9 +95,8 @@ async def create(client: ClusterClient, path: str, body: dict[str, Any]) -> None
 
 
 async def arrange(config: Config) -> None:
+    """The demo's namespace, TLS Secret and FederatedSecret on the master (CRDs served)."""
     async with await ClusterClient.connect(config.master) as master:
-        for crd in crd_documents(DEFAULT_GROUPS):  # what `synchub crds` prints
-            await create(master, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
         await create(master, "/api/v1/namespaces", ns)
         secret = {
@@ -110,13 +108,16 @@ async def arrange(config: Config) -> None:
         }
         await create(master, f"/api/v1/namespaces/{NAMESPACE}/secrets", secret)
         path = f"/apis/types.kubefed.io/v1beta1/namespaces/{NAMESPACE}/federatedsecrets"
-        for _ in range(100):  # the CRD takes a moment to be served
-            try:
-                await create(master, path, FEDERATED_SECRET)
-                return
-            except NotFound:
-                await asyncio.sleep(0.1)
-        raise SystemExit("demo: the FederatedSecret CRD was not served in time")
+        await create(master, path, FEDERATED_SECRET)
+
+
+def install_crds(sandbox: Sandbox) -> None:
+    """The CRDs `synchub crds` prints, on the master, waited for until served."""
+    client = api_client(sandbox.kubeconfig, MASTER)
+    try:
+        create_crds([client], crd_documents(DEFAULT_GROUPS))  # what `synchub crds` prints
+    finally:
+        client.close()
 
 
 async def rotate(config: Config, serial: int) -> None:
@@ -156,24 +157,16 @@ def table(rows: list[tuple[str, str, str]]) -> str:
 
 
 async def wait_in_sync(config: Config, timeout: float = 60.0) -> list[tuple[str, str, str]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = await holdings(config)
+    """The holdings once every cluster holds the same data (or as they are at ``timeout``)."""
+    rows: list[tuple[str, str, str]] = []
+
+    async def in_sync() -> bool:
+        rows[:] = await holdings(config)
         hashes = {h for _, _, h in rows}
-        if len(hashes) == 1 and "(none)" not in hashes:
-            return rows
-        if time.monotonic() > deadline:
-            return rows
-        await asyncio.sleep(0.3)
+        return len(hashes) == 1 and "(none)" not in hashes
 
-
-def free_port(preferred: int) -> int:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    await poll_async(in_sync, timeout, interval=0.3)
+    return rows
 
 
 def start_hub(sandbox: Sandbox) -> int:
@@ -183,17 +176,12 @@ def start_hub(sandbox: Sandbox) -> int:
         if alive(pid, str(sandbox.clusters_yaml)):
             say(f"the hub is already running (pid {pid})")
             return int(port)
-    port = free_port(8080)
-    log = (sandbox.dir / "synchub.log").open("ab")
-    command = [sys.executable, "-m", "hub", "-c", str(sandbox.clusters_yaml), "run",
-               "--http-addr", f"127.0.0.1:{port}"]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    pid_file.write_text(json.dumps([process.pid, port]))
-    say(f"started synchub run (pid {process.pid}), log {sandbox.dir / 'synchub.log'}")
-    return port
+    log = sandbox.dir / "synchub.log"
+    hub = HubProcess(sandbox.clusters_yaml, log, port=free_port(8080), detached=True)
+    hub.start(timeout=0)  # it outlives this command; the demo waits on the copies instead
+    pid_file.write_text(json.dumps([hub.pid, hub.port]))
+    say(f"started synchub run (pid {hub.pid}), log {log}")
+    return hub.port
 
 
 def down(sandbox: Sandbox) -> None:
@@ -221,6 +209,7 @@ def main() -> int:
         print(f"demo: sandbox failed: {exc}", file=sys.stderr)
         return 1
     config = load_config(sandbox.clusters_yaml)
+    install_crds(sandbox)
     asyncio.run(arrange(config))
     asyncio.run(demo_git.install_crd(config))
     say("applied a TLS Secret and its FederatedSecret (placement: cluster-master DoesNotExist)")
