@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import shutil
 import signal
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import yaml
 from kubernetes import client as k8s
@@ -177,7 +178,7 @@ class HubProcess:
             "--http-addr", f"127.0.0.1:{self.port}", *self.args,
         ]  # fmt: skip
 
-    def start(self, *, wait_ready: bool = True, timeout: float = 60.0) -> HubProcess:
+    def start(self, *, wait_ready: bool = True, timeout: float = 60.0) -> Self:
         """Start it; wait until ready (or, for a standby, until alive); ``timeout=0``: no wait."""
         self.started = time.monotonic()
         with self.log.open("ab") as out:
@@ -479,6 +480,23 @@ def require_cert_manager_build() -> None:
         raise AssertionError(
             f"cert-manager build missing (CI runs `make control-plane`): {exc}"
         ) from None
+
+
+def compact_etcd(clusters: Clusters, cluster: str = MASTER) -> int:
+    """Compact the sandbox etcd of ``cluster`` up to its current revision (which it returns):
+    watches and lists from an older resourceVersion that reach etcd then get 410 Gone."""
+    if not isinstance(clusters.sandbox, Sandbox):
+        raise AssertionError("compacting etcd needs the sandbox provider")
+    base = f"http://127.0.0.1:{clusters.sandbox.cluster(cluster).etcd_port}/v3/kv"
+
+    def post(path: str, body: dict[str, object]) -> dict[str, Any]:
+        request = urllib.request.Request(f"{base}/{path}", json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read()))
+
+    revision = int(post("range", {"key": "Lw=="})["header"]["revision"])  # key "/"
+    post("compaction", {"revision": revision, "physical": True})
+    return revision
 
 
 # --- CRDs ------------------------------------------------------------------------------------
