@@ -9,7 +9,6 @@ has an empty placement, so nothing propagates. Prints one JSON object; never fai
 from __future__ import annotations
 
 import argparse
-import base64
 import random
 import sys
 import time
@@ -19,6 +18,7 @@ import _common as c
 from kubernetes import client as k8s
 
 from hub.sandbox import MASTER
+from hub.testing import b64
 
 NAMESPACE = "bench-copy"
 GROUP, VERSION = c.KUBEFED
@@ -26,10 +26,6 @@ PLURAL = "federatedsecrets"
 SYNC_TIMEOUT = 600.0
 UPDATE_TIMEOUT = 60.0
 QUIET_SECONDS = 10.0
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def source(i: int, value: str) -> k8s.V1Secret:

@@ -11,7 +11,6 @@ fails on a number.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 import time
@@ -21,6 +20,7 @@ import _common as c
 from kubernetes import client as k8s
 
 from hub.sandbox import MASTER
+from hub.testing import b64
 
 NAMESPACE = "bench-prop"
 GROUP, VERSION = c.KUBEFED
@@ -30,10 +30,6 @@ SOURCE = "source"
 FANOUT_TIMEOUT = 600.0
 UPDATE_TIMEOUT = 60.0
 MEMBERS_ONLY = {"matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]}
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def federated(name: str, template: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:

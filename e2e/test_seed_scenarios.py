@@ -7,7 +7,6 @@ namespace (created on all three clusters).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import subprocess
@@ -27,6 +26,7 @@ from hub.sandbox.process import stop as stop_process
 from hub.testing import (
     Clusters,
     HubProcess,
+    b64,
     crd_served,
     require_cert_manager_build,
     settled,
@@ -54,10 +54,6 @@ Obj = dict[str, Any]
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def encoded(data: dict[str, str]) -> dict[str, str]:

@@ -91,6 +91,17 @@ async def wait_for_async(
         raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or condition}")
 
 
+async def until(
+    condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05, what: str = ""
+) -> None:
+    """In a coroutine: wait until the plain ``condition()`` is truthy, letting the loop run."""
+
+    async def check() -> object:
+        return condition()
+
+    await wait_for_async(check, timeout, interval, what)
+
+
 def settled(
     read: Callable[[], T], quiet: float = 3.0, timeout: float = 60.0, interval: float = 0.25
 ) -> T:
@@ -114,6 +125,23 @@ def stays(get: Callable[[], object], expected: object, seconds: float = 3.0) -> 
         value = get()
         assert value == expected, f"changed to {value!r}, expected to stay {expected!r}"
         time.sleep(0.2)
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def b64(text: str) -> str:
+    """``text`` base64-encoded, as Secret data holds it."""
+    return base64.b64encode(text.encode()).decode()
+
+
+def write_config(source: Path, directory: Path, **extra: Any) -> Path:
+    """``directory``/clusters.yaml: the one at ``source`` with top-level keys added or replaced."""
+    path = directory / "clusters.yaml"
+    document = yaml.safe_load(source.read_text())
+    document.update(extra)
+    path.write_text(yaml.safe_dump(document))
+    return path
 
 
 # --- ports and metrics -----------------------------------------------------------------------
@@ -364,14 +392,15 @@ class KindClusters:
         subprocess.run(["docker", "start", f"synchub-{name}-control-plane"], check=True)
         client = api_client(self.kubeconfig, name)
         try:
-            wait_for(lambda: _readyz(client), timeout=120, interval=1, what=f"{name} /readyz")
+            wait_for(lambda: _readyz(client), timeout=120, interval=1, what=f"{name} to serve")
         finally:
             client.close()
 
 
 def _readyz(client: k8s.ApiClient) -> bool:
+    """The API server answers (GET /version)."""
     try:
-        client.call_api("/readyz", "GET", _preload_content=False, auth_settings=["BearerToken"])
+        k8s.VersionApi(client).get_code()
     except Exception:  # not up yet, whatever the way it says so
         return False
     return True

@@ -7,7 +7,6 @@ API server comes last, because it disturbs the shared sandbox.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -27,6 +25,7 @@ from hub.sandbox import context_name
 from hub.testing import (
     Clusters,
     HubProcess,
+    b64,
     install_crd,
     require_cert_manager_build,
     run_once,
@@ -34,6 +33,7 @@ from hub.testing import (
     settled,
     stays,
     wait_for,
+    write_config,
 )
 
 SEED = "k8s-copier.fig.org/replace-"
@@ -61,10 +61,6 @@ GENERATIONS = [pytest.param(KUBEFED, id="kubefed"), pytest.param(FEDERATION, id=
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def unique(prefix: str) -> str:
@@ -249,14 +245,6 @@ def converge(get: Callable[[], Any], expected: Any, hub: HubProcess, timeout: fl
 def status_reason(master: Master, gen: Generation, kind: str, name: str) -> tuple[str, str] | None:
     condition = master.copy_ready(gen, kind, name)
     return None if condition is None else (condition[0], condition[1])
-
-
-def write_config(clusters: Clusters, path: Path, **extra: Any) -> Path:
-    """The sandbox's clusters.yaml with top-level keys added or replaced."""
-    document = yaml.safe_load(clusters.clusters_yaml.read_text())
-    document.update(extra)
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 HELM_GROUP, HELM_VERSION = "helm.toolkit.fluxcd.io", "v2"
@@ -448,7 +436,7 @@ def test_cross_namespace_policies(
     clusters: Clusters, federated_crds: None, master: Master, tmp_path: Path, policy: str
 ) -> None:
     gen = FEDERATION
-    config = write_config(clusters, tmp_path / "clusters.yaml", copy={"crossNamespace": policy})
+    config = write_config(clusters.clusters_yaml, tmp_path, copy={"crossNamespace": policy})
     other = master.new_namespace()
     opted_in, plain, local = unique("opted-in"), unique("plain"), unique("local")
     master.create_secret(
@@ -713,7 +701,7 @@ def test_malformed_annotations_do_not_stop_good_rules(hub: HubProcess, master: M
 def test_once_exits_zero_when_in_sync(
     clusters: Clusters, federated_crds: None, master: Master, tmp_path: Path
 ) -> None:
-    config = write_config(clusters, tmp_path / "clusters.yaml", namespaces=[master.namespace])
+    config = write_config(clusters.clusters_yaml, tmp_path, namespaces=[master.namespace])
     gen = KUBEFED
     _, target = secret_pair(master, gen, {"token": "one"})
 
@@ -727,7 +715,7 @@ def test_once_exits_zero_when_in_sync(
 def test_once_exits_one_when_a_source_is_missing(
     clusters: Clusters, federated_crds: None, master: Master, tmp_path: Path
 ) -> None:
-    config = write_config(clusters, tmp_path / "clusters.yaml", namespaces=[master.namespace])
+    config = write_config(clusters.clusters_yaml, tmp_path, namespaces=[master.namespace])
     target = unique("fed")
     master.create_federated(
         KUBEFED, "Secret", target, seed("spec.template.data", "secrets:not-there:data")
@@ -740,7 +728,7 @@ def test_once_exits_one_when_a_source_is_missing(
 def test_once_dry_run_changes_nothing(
     clusters: Clusters, federated_crds: None, master: Master, tmp_path: Path
 ) -> None:
-    config = write_config(clusters, tmp_path / "clusters.yaml", namespaces=[master.namespace])
+    config = write_config(clusters.clusters_yaml, tmp_path, namespaces=[master.namespace])
     gen = FEDERATION
     secret, target = unique("src"), unique("fed")
     master.create_secret(secret, {"token": "new"})

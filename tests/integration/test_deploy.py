@@ -8,7 +8,6 @@ away it reports a clear ``forbidden`` and changes nothing.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
@@ -24,7 +23,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from hub.sandbox import MASTER, context_name
-from hub.testing import Clusters, running_hub, wait_for
+from hub.testing import Clusters, b64, running_hub, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -282,10 +281,6 @@ def master_only_namespace(clusters: Clusters) -> str:
     name = f"t-{uuid.uuid4().hex[:10]}"
     clusters.core(MASTER).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
     return name
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def cert_manager_scenario(clusters: Clusters, namespace: str, name: str) -> dict[str, str]:

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client as k8s
 
 from hub.core.errors import LeadershipLost
 from hub.kube.client import ClusterClient
 from hub.runtime.leader import LEASE_NAME, LeaderElector, Timing, WriteFence
 from hub.runtime.metrics import Metrics
-from hub.testing import Clusters, HubProcess, wait_for
+from hub.testing import Clusters, HubProcess, b64, wait_for, write_config
 
 SEED_ANNOTATION = "k8s-copier.fig.org/replace-spec.template.data"
 NOT_MASTER = {
@@ -26,12 +25,10 @@ NOT_MASTER = {
 
 def leader_config(clusters: Clusters, tmp_path: Path, namespace: str) -> Path:
     """clusters.yaml with leader election on, its lease in a namespace of its own."""
-    document = yaml.safe_load(clusters.clusters_yaml.read_text())
-    document["leaderElection"] = {"enabled": True, "namespace": namespace}
-    document["namespaces"] = [namespace]
-    path = tmp_path / "clusters.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+    leader = {"enabled": True, "namespace": namespace}
+    return write_config(
+        clusters.clusters_yaml, tmp_path, leaderElection=leader, namespaces=[namespace]
+    )
 
 
 def make_secret_and_federated(clusters: Clusters, namespace: str, value: str) -> None:
@@ -51,10 +48,6 @@ def make_secret_and_federated(clusters: Clusters, namespace: str, value: str) ->
             "spec": {"placement": NOT_MASTER},
         },
     )  # fmt: skip
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def member_value(clusters: Clusters, member: str, namespace: str) -> str | None:

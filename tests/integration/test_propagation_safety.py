@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -10,28 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client as k8s
 
 from hub.sandbox import Sandbox
-from hub.testing import Clusters, HubProcess, api_client, crd_served, open_crd, wait_for
+from hub.testing import (
+    Clusters,
+    HubProcess,
+    api_client,
+    b64,
+    crd_served,
+    open_crd,
+    wait_for,
+    write_config,
+)
 
 GROUP, VERSION = "types.kubefed.io", "v1beta1"
 NOT_MASTER = {
     "clusterSelector": {"matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]}
 }
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def config_file(clusters_yaml: Path, tmp_path: Path, **extra: Any) -> Path:
-    document = yaml.safe_load(clusters_yaml.read_text())
-    document.update(extra)
-    path = tmp_path / "clusters.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 def federated_secret(
@@ -72,7 +67,7 @@ def federated_exists(clusters: Clusters, namespace: str, name: str) -> bool:
 def test_unreachable_member_holds_a_deletion_only_until_the_deadline(
     clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
 ) -> None:
-    config = config_file(
+    config = write_config(
         clusters.clusters_yaml, tmp_path, namespaces=[namespace],
         propagation={"deletionTimeout": "4s"},
     )  # fmt: skip
@@ -108,7 +103,7 @@ def test_unreachable_member_holds_a_deletion_only_until_the_deadline(
 def test_a_competing_writer_is_counted_and_not_fought_forever(
     clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
 ) -> None:
-    config = config_file(clusters.clusters_yaml, tmp_path, namespaces=[namespace])
+    config = write_config(clusters.clusters_yaml, tmp_path, namespaces=[namespace])
     hub = HubProcess(config, tmp_path / "hub.log").start()
     member = k8s.CoreV1Api(clusters.api["member-1"])
     try:

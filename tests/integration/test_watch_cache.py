@@ -4,7 +4,7 @@ re-list after 410 Gone that reports what vanished while the cache was not watchi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,7 +15,7 @@ from hub.kube import watch
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType, WatchCache
-from hub.testing import Clusters, compact_etcd, wait_for_async
+from hub.testing import Clusters, compact_etcd, until
 
 CONFIGMAPS = ResourceInfo("", "v1", "configmaps", "ConfigMap", namespaced=True)
 EVENTS = ResourceInfo("", "v1", "events", "Event", namespaced=True)
@@ -64,13 +64,6 @@ async def running(cache: WatchCache) -> AsyncIterator[WatchCache]:
             await task
 
 
-async def until(condition: Callable[[], object], what: str, timeout: float = 20) -> None:
-    async def check() -> bool:
-        return bool(condition())
-
-    await wait_for_async(check, timeout=timeout, interval=0.05, what=what)
-
-
 def create_configmaps(clusters: Clusters, namespace: str, names: list[str]) -> None:
     core = clusters.core()
     for name in names:
@@ -116,8 +109,8 @@ async def test_lists_in_pages_then_follows_the_watch(
             core.patch_namespaced_config_map("cm-00", namespace, {"data": {"name": "changed"}})
             core.delete_namespaced_config_map("cm-01", namespace)
             create_configmaps(clusters, namespace, ["cm-new"])
-            await until(lambda: stored(cache) == set(names) - {"cm-01"} | {"cm-new"}, "events")
-            await until(lambda: ("MODIFIED", "cm-00") in recorder.events, "the update")
+            await until(lambda: stored(cache) == set(names) - {"cm-01"} | {"cm-new"}, what="events")
+            await until(lambda: ("MODIFIED", "cm-00") in recorder.events, what="the update")
             assert (cache.get(namespace, "cm-00") or {})["data"] == {"name": "changed"}
             assert ("DELETED", "cm-01") in recorder.events
             assert ("ADDED", "cm-new") in recorder.events
@@ -161,9 +154,11 @@ async def test_gone_after_etcd_compaction_relists_and_reports_what_changed_meanw
         assert compact_etcd(clusters) > int(resumed_from)
         recorder.events.clear()
         async with running(cache):
-            await until(lambda: recorder.restarts >= 1, "the 410 to restart the cache")
-            await until(lambda: stored(cache) == {"stays", "changes", "arrives"}, "the re-list")
-            await until(lambda: len(recorder.events) >= 3, "the differences")
+            await until(lambda: recorder.restarts >= 1, what="the 410 to restart the cache")
+            await until(
+                lambda: stored(cache) == {"stays", "changes", "arrives"}, what="the re-list"
+            )
+            await until(lambda: len(recorder.events) >= 3, what="the differences")
             assert int(cache.resource_version) > int(resumed_from)
         assert sorted(recorder.events) == [
             ("ADDED", "arrives"),
@@ -194,5 +189,5 @@ async def test_a_label_selector_filters_the_list_and_the_watch(
             core.patch_namespaced_config_map(
                 "b", namespace, {"metadata": {"labels": {"team": "blue"}}}
             )
-            await until(lambda: stored(cache) == {"a", "b"}, "b to match")
+            await until(lambda: stored(cache) == {"a", "b"}, what="b to match")
             assert recorder.events == [("ADDED", "a"), ("ADDED", "b")]

@@ -4,7 +4,7 @@ reconcile does to the key (forget, requeue, back off, wait) and to the metrics."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -14,7 +14,7 @@ from hub.runtime import controller as controller_module
 from hub.runtime.controller import Controller
 from hub.runtime.metrics import Metrics
 from hub.runtime.queue import ItemExponentialFailureRateLimiter, WorkQueue
-from hub.testing import wait_for_async
+from hub.testing import until
 
 NAME = "scripted"
 
@@ -61,13 +61,6 @@ async def running(controller: Scripted) -> AsyncIterator[Scripted]:
         await asyncio.wait_for(workers, 5)
 
 
-async def until(condition: Callable[[], bool], what: str) -> None:
-    async def check() -> bool:
-        return condition()
-
-    await wait_for_async(check, timeout=5, interval=0.01, what=what)
-
-
 def forbidden() -> Forbidden:
     return Forbidden("master", 403, "Forbidden", "secrets is forbidden")
 
@@ -76,7 +69,7 @@ async def test_success_forgets_the_failures_of_the_key() -> None:
     controller = Scripted({"k": [KubeError("down"), KubeError("down"), None]})
     async with running(controller):
         controller.queue.add("k")
-        await until(lambda: controller.count("success") == 1, "the successful attempt")
+        await until(lambda: controller.count("success") == 1, what="the successful attempt")
     assert controller.requeues_seen == [0, 1, 2]  # each failure counted before the retry
     assert controller.queue.num_requeues("k") == 0
     assert (controller.count("error"), controller.count("success")) == (2, 1)
@@ -86,10 +79,10 @@ async def test_requeue_runs_the_key_again_after_its_delay_without_counting_a_fai
     controller = Scripted({"k": [Requeue(0.2), None]})
     async with running(controller):
         controller.queue.add("k")
-        await until(lambda: controller.count("requeue") == 1, "the requeue")
+        await until(lambda: controller.count("requeue") == 1, what="the requeue")
         assert controller.queue.delayed == 1
         assert controller.attempts("k") == 1
-        await until(lambda: controller.count("success") == 1, "the second attempt")
+        await until(lambda: controller.count("success") == 1, what="the second attempt")
     assert controller.requeues_seen == [0, 0]
     assert controller.count("error") == 0
 
@@ -98,7 +91,7 @@ async def test_kube_error_is_retried_rate_limited() -> None:
     controller = Scripted({"k": [KubeError("unreachable"), None]})
     async with running(controller):
         controller.queue.add("k")
-        await until(lambda: controller.attempts("k") == 2, "the retry")
+        await until(lambda: controller.attempts("k") == 2, what="the retry")
     assert controller.requeues_seen == [0, 1]  # the retry went through the rate limiter
     assert controller.count("error") == 1
 
@@ -109,7 +102,7 @@ async def test_an_unexpected_error_is_retried_rate_limited(
     controller = Scripted({"k": [ValueError("bug"), None]})
     async with running(controller):
         controller.queue.add("k")
-        await until(lambda: controller.count("success") == 1, "the retry")
+        await until(lambda: controller.count("success") == 1, what="the retry")
     assert controller.requeues_seen == [0, 1]
     assert controller.count("error") == 1
     assert "unexpected error" in caplog.text
@@ -120,7 +113,7 @@ async def test_forbidden_waits_the_long_delay_not_the_backoff() -> None:
     controller = Scripted({"k": [forbidden(), None]})
     async with running(controller):
         controller.queue.add("k")
-        await until(lambda: controller.count("error") == 1, "the refused attempt")
+        await until(lambda: controller.count("error") == 1, what="the refused attempt")
         assert controller.queue.delayed == 1
         assert controller.queue.num_requeues("k") == 0  # not the rate limiter
     assert controller.attempts("k") == 1  # shutdown cancels the delayed retry
@@ -131,7 +124,7 @@ async def test_forbidden_retries_after_the_delay(monkeypatch: pytest.MonkeyPatch
     controller = Scripted({"k": [forbidden(), None]})
     async with running(controller):
         controller.queue.add("k")
-        await until(lambda: controller.count("success") == 1, "the retry after the delay")
+        await until(lambda: controller.count("success") == 1, what="the retry after the delay")
     assert controller.requeues_seen == [0, 0]
 
 
@@ -140,7 +133,7 @@ async def test_metrics_time_every_reconcile_and_report_the_queue_depth() -> None
     async with running(controller):
         for key in "abc":
             controller.queue.add(key)
-        await until(lambda: controller.count("success") == 3, "three reconciles")
+        await until(lambda: controller.count("success") == 3, what="three reconciles")
     registry = controller.metrics.registry
     observed = registry.get_sample_value(
         "synchub_reconcile_duration_seconds_count", {"controller": NAME}
@@ -168,5 +161,5 @@ async def test_a_key_is_never_reconciled_by_two_workers_at_once() -> None:
         for _ in range(5):
             controller.queue.add("k")
             await asyncio.sleep(0.005)
-        await until(lambda: controller.count("success") >= 1, "the key to succeed")
+        await until(lambda: controller.count("success") >= 1, what="the key to succeed")
     assert not overlaps

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from hub.runtime.tasks import Supervisor
-from hub.testing import wait_for_async
+from hub.testing import until
 
 
 def running_tasks(*names: str) -> list[asyncio.Task[object]]:
@@ -24,11 +24,7 @@ async def test_a_failing_task_restarts_with_growing_delays() -> None:
     supervisor = Supervisor()
     supervisor.spawn("fails", fails)
     try:
-
-        async def three_calls() -> bool:
-            return len(calls) >= 3
-
-        await wait_for_async(three_calls, timeout=15, what="two restarts")
+        await until(lambda: len(calls) >= 3, timeout=15, what="two restarts")
     finally:
         await supervisor.stop()
     first, second = calls[1] - calls[0], calls[2] - calls[1]
@@ -46,11 +42,7 @@ async def test_a_task_that_returns_is_started_again() -> None:
     supervisor = Supervisor()
     supervisor.spawn("returns", returns)
     try:
-
-        async def twice() -> bool:
-            return runs >= 2
-
-        await wait_for_async(twice, timeout=10, what="a restart")
+        await until(lambda: runs >= 2, timeout=10, what="a restart")
     finally:
         await supervisor.stop()
 
@@ -71,10 +63,7 @@ async def test_stop_cancels_every_task_and_nothing_restarts() -> None:
     supervisor.spawn("a", lambda: run("a"))
     supervisor.spawn("b", lambda: run("b"))
 
-    async def both_started() -> bool:
-        return sorted(started) == ["a", "b"]
-
-    await wait_for_async(both_started, timeout=5, what="both tasks")
+    await until(lambda: sorted(started) == ["a", "b"], timeout=5, what="both tasks")
     await supervisor.stop()
     assert sorted(cancelled) == ["a", "b"]
     assert not running_tasks("a", "b")
@@ -94,10 +83,7 @@ async def test_a_name_runs_once() -> None:
     supervisor.spawn("one", run)
     supervisor.spawn("one", run)
 
-    async def running() -> bool:
-        return started >= 1
-
-    await wait_for_async(running, timeout=5, what="the task")
+    await until(lambda: started >= 1, timeout=5, what="the task")
     assert len(running_tasks("one")) == 1
     await supervisor.stop()
     assert started == 1
