@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: sandbox, hub subprocess, metrics, watches, percentiles.
+"""What the benchmarks share beyond the test kit (hub/testing.py): the hub's write counts
+and resource use, watches that time arrivals, percentiles, JSON output.
 
 Not a benchmark itself (``make bench`` runs every ``bench/*.py``; this one does nothing).
 Every benchmark prints one JSON object on stdout and its progress on stderr; it never fails
