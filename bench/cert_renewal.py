@@ -19,7 +19,8 @@ from typing import Any
 
 import _common as c
 
-from hub.sandbox import certmanager
+from hub.sandbox import MASTER, Sandbox, certmanager
+from hub.testing import wait_for
 
 NAMESPACE = "bench-certs"
 GROUP, VERSION = c.KUBEFED
@@ -63,18 +64,18 @@ def federated(i: int) -> dict[str, Any]:
 
 
 def tls_crt(secret: dict[str, Any] | None) -> str | None:
-    return c.dig(secret, "data", "tls.crt")
+    value = c.dig(secret, "data", "tls.crt")
+    return None if value is None else str(value)
 
 
 def setup(bench: c.Bench, objects: int) -> float:
     """cert-manager, CRDs, namespace, Certificates (issued) and FederatedSecrets; seconds the
     first issuance of all certificates took."""
     started = time.monotonic()
+    assert isinstance(bench.sandbox, Sandbox)
     bench.sandbox.start_cert_manager()
     c.say(f"cert-manager and its issuer chain ready in {time.monotonic() - started:.1f}s")
-    c.say("installing the Federated CRDs")
-    c.install_crds(bench)
-    c.create_namespace(bench, NAMESPACE)  # on the master; the hub creates it on members
+    bench.create_namespace(NAMESPACE, on=[MASTER])  # on the master; the hub creates it on members
     custom = bench.custom()
     started = time.monotonic()
     c.parallel(
@@ -89,7 +90,7 @@ def setup(bench: c.Bench, objects: int) -> float:
         items = custom.list_namespaced_custom_object(*CM, NAMESPACE, "certificates")["items"]
         return sum(1 for o in items if certmanager.ready(o)) >= objects
 
-    c.wait_until(all_ready, ISSUE_TIMEOUT, f"{objects} Certificates Ready")
+    wait_for(all_ready, ISSUE_TIMEOUT, what=f"{objects} Certificates Ready")
     issued = time.monotonic() - started
     c.say(f"{objects} certificates issued in {issued:.1f}s")
     c.parallel(
@@ -119,17 +120,21 @@ def measure(
         custom.patch_namespaced_custom_object_status(
             *CM, NAMESPACE, "certificates", name, certmanager.renewal_patch(current)
         )
-        issued_at = master.wait_for(
-            secret, lambda o, b=before: tls_crt(o) not in (None, b), RENEW_TIMEOUT
-        )
+
+        def reissued(obj: dict[str, Any], before: str | None = before) -> bool:
+            return tls_crt(obj) not in (None, before)
+
+        issued_at = master.wait_for(secret, reissued, RENEW_TIMEOUT)
         if issued_at is None:
             timeouts += 1
             c.say(f"  renewal {k}: {name} not re-issued within {RENEW_TIMEOUT:.0f}s")
             continue
         new = tls_crt(master.snapshot()[secret])
-        seen = [
-            w.wait_for(secret, lambda o, n=new: tls_crt(o) == n, RENEW_TIMEOUT) for w in members
-        ]
+
+        def holds_new(obj: dict[str, Any], new: str | None = new) -> bool:
+            return tls_crt(obj) == new
+
+        seen = [w.wait_for(secret, holds_new, RENEW_TIMEOUT) for w in members]
         if any(s is None for s in seen):
             timeouts += 1
             c.say(f"  renewal {k}: {secret} not on both members within {RENEW_TIMEOUT:.0f}s")
@@ -164,14 +169,14 @@ def run(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
         master = c.Watcher(bench.core().list_namespaced_secret, namespace=NAMESPACE).start()
 
         def fanned_out() -> bool:
-            hub.check_alive()
+            hub.check_running()
             issued = {n: tls_crt(o) for n, o in master.snapshot().items() if n.startswith("cert-")}
             return len(issued) >= args.objects and all(
                 all(tls_crt(w.snapshot().get(n)) == crt for n, crt in issued.items())
                 for w in watchers
             )
 
-        c.wait_until(fanned_out, FANOUT_TIMEOUT, "every certificate Secret on both members")
+        wait_for(fanned_out, FANOUT_TIMEOUT, what="every certificate Secret on both members")
         result["initial_fanout_seconds"] = round(time.monotonic() - hub.started, 2)
         c.say(f"fan-out done {result['initial_fanout_seconds']}s after the hub started")
         before = hub.writes()

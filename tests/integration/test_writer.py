@@ -155,7 +155,7 @@ async def test_a_closed_fence_refuses_every_write(
     assert "Fenced" not in event_reasons(clusters, namespace)
     assert writes(metrics) == {}
 
-    fence.open = True  # leadership (re)gained: writes go through again
+    fence.grant()  # leadership (re)gained: writes go through again
     assert await writer.create(CONFIGMAPS, namespace, configmap("new")) is not None
     assert writes(metrics) == {"create": 1}
 

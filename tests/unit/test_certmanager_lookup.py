@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hub.core.errors import SandboxError
 from hub.sandbox import certmanager
 from hub.sandbox.certmanager import CertManagerNotFound
 
@@ -90,5 +91,5 @@ def test_context_kubeconfig(tmp_path: Path) -> None:
     own = certmanager.write_context_kubeconfig(source, "b", tmp_path / "own")
     assert yaml.safe_load(own.read_text())["current-context"] == "b"
     assert own.stat().st_mode & 0o777 == 0o600
-    with pytest.raises(certmanager.SandboxError, match="context 'c'"):
+    with pytest.raises(SandboxError, match="context 'c'"):
         certmanager.write_context_kubeconfig(source, "c", tmp_path / "other")
