@@ -24,8 +24,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeVar
@@ -100,6 +100,27 @@ async def until(
         return condition()
 
     await wait_for_async(check, timeout, interval, what)
+
+
+@asynccontextmanager
+async def background(
+    coroutine: Coroutine[Any, Any, T],
+    *,
+    stop: Callable[[], object] | None = None,
+    timeout: float = 10.0,
+) -> AsyncIterator[asyncio.Task[T]]:
+    """Run ``coroutine`` as a task during the ``async with`` block; on leaving, ``stop()`` it
+    and wait until it ends (without ``stop``: cancel it)."""
+    task = asyncio.create_task(coroutine)
+    try:
+        yield task
+    finally:
+        if stop is None:
+            task.cancel()
+        else:
+            stop()
+        with suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout)
 
 
 def settled(

@@ -4,8 +4,6 @@ re-list after 410 Gone that reports what vanished while the cache was not watchi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from hub.kube import watch
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType, WatchCache
-from hub.testing import Clusters, compact_etcd, until
+from hub.testing import Clusters, background, compact_etcd, until
 
 CONFIGMAPS = ResourceInfo("", "v1", "configmaps", "ConfigMap", namespaced=True)
 EVENTS = ResourceInfo("", "v1", "events", "Event", namespaced=True)
@@ -53,17 +51,6 @@ def make_cache(client: ClusterClient, namespace: str, recorder: Recorder) -> Wat
     )
 
 
-@asynccontextmanager
-async def running(cache: WatchCache) -> AsyncIterator[WatchCache]:
-    task = asyncio.create_task(cache.run())
-    try:
-        yield cache
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-
 def create_configmaps(clusters: Clusters, namespace: str, names: list[str]) -> None:
     core = clusters.core()
     for name in names:
@@ -94,7 +81,7 @@ async def test_lists_in_pages_then_follows_the_watch(
         monkeypatch.setattr(client, "get", counting_get)
         recorder = Recorder()
         cache = make_cache(client, namespace, recorder)
-        async with running(cache):
+        async with background(cache.run()):
             await asyncio.wait_for(cache.synced.wait(), 20)
             assert stored(cache) == set(names)
             assert recorder.names("ADDED") == set(names)
@@ -142,7 +129,7 @@ async def test_gone_after_etcd_compaction_relists_and_reports_what_changed_meanw
         cache = WatchCache(
             client, EVENTS, recorder.handler, namespace=namespace, on_restart=recorder.restart
         )
-        async with running(cache):
+        async with background(cache.run()):
             await asyncio.wait_for(cache.synced.wait(), 20)
         assert stored(cache) == {"stays", "goes", "changes"}
         resumed_from = cache.resource_version
@@ -153,7 +140,7 @@ async def test_gone_after_etcd_compaction_relists_and_reports_what_changed_meanw
         core.create_namespaced_event(namespace, event(namespace, "arrives"))
         assert compact_etcd(clusters) > int(resumed_from)
         recorder.events.clear()
-        async with running(cache):
+        async with background(cache.run()):
             await until(lambda: recorder.restarts >= 1, what="the 410 to restart the cache")
             await until(
                 lambda: stored(cache) == {"stays", "changes", "arrives"}, what="the re-list"
@@ -183,7 +170,7 @@ async def test_a_label_selector_filters_the_list_and_the_watch(
         cache = WatchCache(
             client, CONFIGMAPS, recorder.handler, namespace=namespace, label_selector="team=blue"
         )
-        async with running(cache):
+        async with background(cache.run()):
             await asyncio.wait_for(cache.synced.wait(), 20)
             assert stored(cache) == {"a"}
             core.patch_namespaced_config_map(

@@ -4,8 +4,7 @@ reconcile does to the key (forget, requeue, back off, wait) and to the metrics."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 
@@ -14,7 +13,7 @@ from hub.runtime import controller as controller_module
 from hub.runtime.controller import Controller
 from hub.runtime.metrics import Metrics
 from hub.runtime.queue import ItemExponentialFailureRateLimiter, WorkQueue
-from hub.testing import until
+from hub.testing import background, until
 
 NAME = "scripted"
 
@@ -50,15 +49,9 @@ class Scripted(Controller[str]):
         return self.calls.count(key)
 
 
-@asynccontextmanager
-async def running(controller: Scripted) -> AsyncIterator[Scripted]:
+def running(controller: Scripted) -> AbstractAsyncContextManager[object]:
     """The controller's workers, shut down (queue drained) on leaving."""
-    workers = asyncio.create_task(controller.run_workers())
-    try:
-        yield controller
-    finally:
-        controller.queue.shutdown()
-        await asyncio.wait_for(workers, 5)
+    return background(controller.run_workers(), stop=controller.queue.shutdown, timeout=5)
 
 
 def forbidden() -> Forbidden:
