@@ -161,8 +161,12 @@ def test_render_output_is_what_the_hub_writes(
         hub.start()
         places = {readable: namespace, forbidden_: namespace, unplaced: "default"}
         for name, where in places.items():
+
+            def as_rendered(n: str = name, w: str = where) -> bool:
+                return bool(live_copy(clusters, w, n) == rendered[n])
+
             try:
-                wait_for(lambda n=name, w=where: live_copy(clusters, w, n) == rendered[n], 60)
+                wait_for(as_rendered, 60)
             except AssertionError:
                 assert live_copy(clusters, where, name) == rendered[name]  # shows the diff
                 raise
@@ -177,7 +181,11 @@ def test_render_output_is_what_the_hub_writes(
         for name, where in places.items():
             custom.delete_namespaced_custom_object(GROUP, VERSION, where, PLURAL, name)
         for name, where in places.items():
-            wait_for(lambda n=name, w=where: live_copy(clusters, w, n) is None, timeout=60)
+
+            def gone(n: str = name, w: str = where) -> bool:
+                return live_copy(clusters, w, n) is None
+
+            wait_for(gone, timeout=60)
     finally:
         assert hub.stop() == 0, hub.output()[-3000:]
         core.delete_namespaced_config_map(unplaced, "default")
