@@ -26,12 +26,10 @@ from typing import Any
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from hub.sandbox import MASTER
 from hub.testing import (
     MEMBERS,
     Clusters,
     HubProcess,
-    install_federated_crds,
     start_clusters,
     wait_for,
 )
@@ -78,16 +76,13 @@ def main(
 
 @contextmanager
 def sandbox() -> Iterator[Bench]:
-    """Start master + 2 members in a fresh temp dir, the Federated CRDs installed; always
-    tear them down."""
+    """Start master + 2 members in a fresh temp dir; always tear them down."""
     root = Path(tempfile.mkdtemp(prefix="synchub-bench-"))
     try:
         started = time.monotonic()
         say(f"starting sandbox (master + {MEMBERS} members) in {root / 'sandbox'}")
         with start_clusters(root / "sandbox", pool_size=2 * POOL, say=say) as bench:
             say(f"sandbox ready in {time.monotonic() - started:.1f}s")
-            say("installing the Federated CRDs")
-            install_federated_crds(bench.api[MASTER])
             yield bench
             say("tearing the sandbox down")
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 import _common as c
 
 from hub.sandbox import MASTER, Sandbox, certmanager
-from hub.testing import wait_for
+from hub.testing import install_federated_crds, wait_for
 
 NAMESPACE = "bench-certs"
 GROUP, VERSION = c.KUBEFED
@@ -71,6 +71,8 @@ def tls_crt(secret: dict[str, Any] | None) -> str | None:
 def setup(bench: c.Bench, objects: int) -> float:
     """cert-manager, CRDs, namespace, Certificates (issued) and FederatedSecrets; seconds the
     first issuance of all certificates took."""
+    c.say("installing the Federated CRDs")
+    install_federated_crds(bench.api[MASTER])
     started = time.monotonic()
     assert isinstance(bench.sandbox, Sandbox)
     bench.sandbox.start_cert_manager()

@@ -18,7 +18,7 @@ import _common as c
 from kubernetes import client as k8s
 
 from hub.sandbox import MASTER
-from hub.testing import b64
+from hub.testing import b64, install_federated_crds
 
 NAMESPACE = "bench-copy"
 GROUP, VERSION = c.KUBEFED
@@ -52,6 +52,8 @@ def template_data(obj: dict[str, Any]) -> Any:
 
 def setup(bench: c.Bench, objects: int) -> dict[str, dict[str, str]]:
     """CRDs, namespace, sources and FederatedSecrets; the data each template should get."""
+    c.say("installing the Federated CRDs")
+    install_federated_crds(bench.api[MASTER])
     bench.create_namespace(NAMESPACE, on=[MASTER])
     core, custom = bench.core(), bench.custom()
     expected = {f"fs-{i}": {"value": b64(f"v0-{i}")} for i in range(objects)}

@@ -30,6 +30,7 @@ from hub.config.loader import load_config
 from hub.core.crds import render_crds
 from hub.kube.client import APPLY_PATCH, ClusterClient
 from hub.sandbox import MASTER
+from hub.testing import wait_for
 
 SOURCE_NS = "bench-source"
 SOURCE = "regcred"
@@ -53,7 +54,7 @@ def setup(bench: c.Bench, count: int) -> None:
         api.create_custom_resource_definition(crd)
     clusters = [MASTER, *bench.members]
     names = namespaces(count)
-    c.create_namespace(bench, SOURCE_NS)
+    bench.create_namespace(SOURCE_NS, on=[MASTER])
     body = {"metadata": {"name": SOURCE}, "data": {"value": b64("initial")}}
     bench.core().create_namespaced_secret(SOURCE_NS, body)
 
@@ -63,10 +64,10 @@ def setup(bench: c.Bench, count: int) -> None:
         bench.core(cluster).create_namespace(ns)
 
     c.parallel(create, count * len(clusters), "namespaces")
-    c.wait_until(
+    wait_for(
         lambda: bench.custom().get_api_resources("synchub.io", "v1alpha1") is not None,
         60,
-        "ObjectSync CRD served",
+        what="ObjectSync CRD served",
     )
 
 

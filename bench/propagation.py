@@ -20,7 +20,7 @@ import _common as c
 from kubernetes import client as k8s
 
 from hub.sandbox import MASTER
-from hub.testing import b64
+from hub.testing import b64, install_federated_crds
 
 NAMESPACE = "bench-prop"
 GROUP, VERSION = c.KUBEFED
@@ -77,6 +77,8 @@ def wait_fanout(bench: c.Bench, hub: c.Hub, expected: int) -> tuple[float | None
 
     One list call per second; resolution is therefore about a second.
     """
+    c.say("installing the Federated CRDs")
+    install_federated_crds(bench.api[MASTER])
     custom = bench.custom()
     deadline = time.monotonic() + FANOUT_TIMEOUT
     reported = 0.0

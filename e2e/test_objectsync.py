@@ -19,15 +19,9 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import (
-    Clusters,
-    HubProcess,
-    crd_served,
-    require_cert_manager_build,
-    wait_for,
-)
 from hub.core.crds import render_crds
 from hub.sandbox import context_name
+from hub.testing import Clusters, HubProcess, crd_served, require_cert_manager_build, wait_for
 
 MASTER = "master"
 MEMBERS = ("member-1", "member-2")

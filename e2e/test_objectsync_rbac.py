@@ -18,9 +18,9 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, crd_served, wait_for
 from hub.core.crds import render_crds
 from hub.sandbox import MASTER, context_name
+from hub.testing import Clusters, HubProcess, crd_served, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -14,12 +14,15 @@ import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import Clusters, HubProcess, wait_for
+from hub.testing import Clusters, HubProcess, wait_for
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 CHROMIUM = os.environ.get("SYNCHUB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,7 +70,7 @@ def arrange(clusters: Clusters, namespace: str) -> None:
 
 
 @pytest.fixture
-def browser_page() -> Iterator[playwright_sync.Page]:
+def browser_page() -> Iterator[Page]:
     with playwright_sync.sync_playwright() as play:
         browser = play.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -81,23 +84,21 @@ def browser_page() -> Iterator[playwright_sync.Page]:
             browser.close()
 
 
-def column(page: playwright_sync.Page, cluster: str) -> int:
+def column(page: Page, cluster: str) -> int:
     """The position of ``cluster``'s column in the objects table."""
     headers = page.locator("#objects thead th")
     names = [headers.nth(i).get_attribute("data-cluster") for i in range(headers.count())]
     return names.index(cluster)
 
 
-def cell(
-    page: playwright_sync.Page, namespace: str, name: str, cluster: str
-) -> playwright_sync.Locator:
+def cell(page: Page, namespace: str, name: str, cluster: str) -> Locator:
     row = page.locator("#objects tbody tr").filter(
         has=page.get_by_role("link", name=f"{namespace}/{name}", exact=True)
     )
     return row.locator("> *").nth(column(page, cluster))
 
 
-def expect_in_sync(page: playwright_sync.Page, namespace: str) -> None:
+def expect_in_sync(page: Page, namespace: str) -> None:
     """Both members propagated; the master holds the source (not placed there)."""
     expect = playwright_sync.expect
     for name in SECRETS:
@@ -111,7 +112,7 @@ def expect_in_sync(page: playwright_sync.Page, namespace: str) -> None:
     expect(page.locator("header .hub")).to_contain_text("mode direct")
 
 
-def filter_to_one(page: playwright_sync.Page, namespace: str) -> None:
+def filter_to_one(page: Page, namespace: str) -> None:
     """The filter is a GET form: the query lands in the URL, which the refresh re-fetches."""
     expect = playwright_sync.expect
     page.get_by_label("Text filter").fill(f"{namespace}/api-token")
@@ -121,7 +122,7 @@ def filter_to_one(page: playwright_sync.Page, namespace: str) -> None:
     expect(page.locator("#objects tbody tr")).to_contain_text("api-token")
 
 
-def expect_member_2_lost(page: playwright_sync.Page, namespace: str) -> None:
+def expect_member_2_lost(page: Page, namespace: str) -> None:
     """Its column turns not ready and the cell says why, through the page's own refresh."""
     expect = playwright_sync.expect
     header = page.locator("#objects thead th[data-cluster='member-2']")
@@ -143,7 +144,7 @@ def expect_member_2_lost(page: playwright_sync.Page, namespace: str) -> None:
 
 
 def test_status_page_in_a_browser(
-    clusters: Clusters, namespace: str, hub: HubProcess, browser_page: playwright_sync.Page
+    clusters: Clusters, namespace: str, hub: HubProcess, browser_page: Page
 ) -> None:
     expect = playwright_sync.expect
     page = browser_page
@@ -180,7 +181,7 @@ def test_status_page_in_a_browser(
 def test_status_json_matches_the_page(clusters: Clusters, namespace: str, hub: HubProcess) -> None:
     arrange(clusters, namespace)
 
-    def objects() -> list[dict[str, object]]:
+    def objects() -> list[dict[str, Any]]:
         url = f"http://127.0.0.1:{hub.port}/status.json?q={namespace}"
         with urllib.request.urlopen(url, timeout=5) as answer:
             return list(json.load(answer)["objects"])
@@ -188,8 +189,7 @@ def test_status_json_matches_the_page(clusters: Clusters, namespace: str, hub: H
     def propagated() -> bool:
         found = objects()
         return len(found) == len(SECRETS) and all(
-            o["health"] == "ok" and sorted(o["clusters"]) == ["member-1", "member-2"]  # type: ignore[call-overload]
-            for o in found
+            o["health"] == "ok" and sorted(o["clusters"]) == ["member-1", "member-2"] for o in found
         )
 
     wait_for(propagated, timeout=60)
@@ -197,7 +197,7 @@ def test_status_json_matches_the_page(clusters: Clusters, namespace: str, hub: H
     assert sorted(found) == sorted(SECRETS)
     token = found["api-token"]
     assert token["kind"] == "FederatedSecret"
-    assert token["clusters"]["member-1"]["state"] == "Propagated"  # type: ignore[index]
-    assert sorted(token["sources"]) == ["copy", "propagation"]  # type: ignore[call-overload]
+    assert token["clusters"]["member-1"]["state"] == "Propagated"
+    assert sorted(token["sources"]) == ["copy", "propagation"]
     for name in SECRETS:  # names and states only, never a value of the Secret
         assert secret_data(name)["tls.crt"] not in json.dumps(found)

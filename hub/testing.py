@@ -50,7 +50,12 @@ T = TypeVar("T")
 # --- waiting on conditions -------------------------------------------------------------------
 
 
-def poll(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> bool:
+#: A condition is called without arguments; ``...`` lets a loop bind its variables as lambda
+#: defaults (``lambda n=name: ...``), which mypy cannot infer against ``Callable[[], object]``.
+Condition = Callable[..., object]
+
+
+def poll(condition: Condition, timeout: float = 30.0, interval: float = 0.1) -> bool:
     """Call ``condition()`` until it is truthy (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -61,7 +66,7 @@ def poll(condition: Callable[[], object], timeout: float = 30.0, interval: float
 
 
 def wait_for(
-    condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.1, what: str = ""
+    condition: Condition, timeout: float = 30.0, interval: float = 0.1, what: str = ""
 ) -> None:
     """Poll until ``condition()`` is truthy; fail naming ``what`` (or the condition) on timeout."""
     if not poll(condition, timeout, interval):

@@ -7,13 +7,13 @@ import asyncio
 
 from kubernetes import client as k8s
 
-from conftest import Clusters
 from hub.controllers.objectsync.watches import Watches
 from hub.core.objects import Obj, ObjectRef
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
+from hub.testing import Clusters
 
 
 class Queued:

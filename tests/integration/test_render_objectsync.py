@@ -8,11 +8,12 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters
+from hub.testing import Clusters
 
 
 def render(clusters: Clusters, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +32,7 @@ def test_render_objectsync_copies_per_cluster(
         clusters.core(cluster).create_namespace(body)
     secret = k8s.V1Secret(metadata={"name": "pull"}, string_data={"a": "1", "b": "2"})
     clusters.core("master").create_namespaced_secret(namespace, secret)
-    sync = {
+    sync: dict[str, Any] = {
         "apiVersion": "synchub.io/v1alpha1",
         "kind": "ObjectSync",
         "metadata": {"name": "pull", "namespace": namespace},

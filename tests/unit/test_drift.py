@@ -14,8 +14,8 @@ from hub.controllers.propagation.drift import (
     FIGHT_WINDOW,
     DriftTracker,
     FightDetector,
-    contains,
 )
+from hub.core.patch import contains
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5))
 json_values = st.recursive(
