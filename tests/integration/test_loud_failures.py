@@ -16,8 +16,8 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters, HubProcess, crd_served, install_crd, wait_for
 from hub.core.crds import federated_crd
+from hub.testing import Clusters, HubProcess, crd_served, install_crd, wait_for
 
 GROUP, VERSION = "types.kubefed.io", "v1beta1"
 ONLY_MEMBER_1 = {"clusters": [{"name": "member-1"}]}
