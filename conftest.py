@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hub.sandbox import MASTER, Sandbox, certmanager, context_name
+from hub.sandbox.gitserver import GitServer
 from hub.sandbox.process import stop
 from hub.testing import (
     Clusters,
@@ -88,11 +89,9 @@ def cert_manager(clusters: Clusters, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
-def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     """The sandbox git server (smart HTTP through git http-backend, basic auth), as
     ``synchub sandbox up --git`` starts it."""
-    from hub.sandbox.gitserver import GitServer
-
     server = GitServer(tmp_path_factory.mktemp("gitserver"))
     server.up()
     yield server

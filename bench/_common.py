@@ -89,6 +89,11 @@ def sandbox() -> Iterator[Bench]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def workdir(bench: Bench) -> Path:
+    """The benchmark's temporary directory (the sandbox lives in its ``sandbox/``)."""
+    return bench.clusters_yaml.parent.parent
+
+
 def parallel(function: Callable[[int], object], count: int, what: str) -> float:
     """Run ``function(i)`` for i in range(count) on a pool of POOL threads; seconds taken."""
     started = time.monotonic()
@@ -107,7 +112,7 @@ class Hub(HubProcess):
     """``synchub run`` on the bench sandbox at --log-level warning, with resource readings."""
 
     def __init__(self, bench: Bench, *args: str) -> None:
-        log = bench.clusters_yaml.parent.parent / "synchub.log"
+        log = workdir(bench) / "synchub.log"
         super().__init__(bench.clusters_yaml, log, "--log-level", "warning", *args)
 
     def wait_ready(self, timeout: float = 120.0) -> float:

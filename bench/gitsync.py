@@ -25,8 +25,9 @@ from kubernetes.client.exceptions import ApiException
 
 from hub.controllers.gitsync.build import kubectl
 from hub.core.gitspec import gitsync_crd
+from hub.sandbox import MASTER
 from hub.sandbox.gitserver import USERNAME, GitServer
-from hub.testing import WorkRepo
+from hub.testing import WorkRepo, wait_for
 
 NAMESPACE, FLOOR_NAMESPACE, SYSTEM = "bench-git", "bench-floor", "synchub-system"
 GROUP, VERSION, PLURAL = "synchub.io", "v1alpha1", "gitsyncs"
@@ -50,14 +51,14 @@ def count_on(bench: c.Bench, cluster: str, namespace: str, version: str | None =
 
 
 def setup(bench: c.Bench, server: GitServer, args: argparse.Namespace) -> WorkRepo:
-    api = bench.api[c.MASTER]
+    api = bench.api[MASTER]
     k8s.ApiextensionsV1Api(api).create_custom_resource_definition(gitsync_crd())
-    c.wait_until(lambda: _served(bench), 60, "the GitSync CRD to be served")
-    c.create_namespace(bench, SYSTEM)
-    c.create_namespace(bench, NAMESPACE, bench.members)
-    c.create_namespace(bench, FLOOR_NAMESPACE, bench.members)
+    wait_for(lambda: _served(bench), 60, what="the GitSync CRD to be served")
+    bench.create_namespace(SYSTEM, on=[MASTER])
+    bench.create_namespace(NAMESPACE, on=bench.members)
+    bench.create_namespace(FLOOR_NAMESPACE, on=bench.members)
     url = server.create_repo("bench")
-    repo = WorkRepo(bench.tmp / "work", url, USERNAME, server.password)
+    repo = WorkRepo(c.workdir(bench) / "work", url, USERNAME, server.password)
     repo.commit("objects", manifests(args.objects, NAMESPACE))
     bench.core().create_namespaced_secret(SYSTEM, {"metadata": {"name": NAME},
         "stringData": {"username": USERNAME, "password": server.password}})  # fmt: skip
@@ -83,7 +84,7 @@ def create_gitsync(bench: c.Bench, url: str) -> None:
 
 def floor(bench: c.Bench, args: argparse.Namespace) -> float:
     """Seconds for ``kubectl apply --server-side -f DIR`` to each member in turn."""
-    directory = bench.tmp / "floor"
+    directory = c.workdir(bench) / "floor"
     for name, text in manifests(args.objects, FLOOR_NAMESPACE).items():
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ def mean_pass(hub: c.Hub) -> float | None:
 
 
 def run(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
-    server = GitServer(bench.tmp / "gitserver")
+    server = GitServer(c.workdir(bench) / "gitserver")
     server.up()
     try:
         return measure(bench, server, args)
@@ -138,8 +139,8 @@ def measure(bench: c.Bench, server: GitServer, args: argparse.Namespace) -> dict
         hub.wait_ready()
         started = time.monotonic()
         create_gitsync(bench, repo.remote)
-        c.wait_until(lambda: all(count_on(bench, m, NAMESPACE) == args.objects
-                                 for m in bench.members), TIMEOUT, "the first sync")  # fmt: skip
+        wait_for(lambda: all(count_on(bench, m, NAMESPACE) == args.objects
+                             for m in bench.members), TIMEOUT, what="the first sync")  # fmt: skip
         result["first_sync_seconds"] = round(time.monotonic() - started, 2)
         c.say(f"first sync: {result['first_sync_seconds']}s")
         result["kubectl_apply_seconds"] = round(floor(bench, args), 2)
@@ -152,8 +153,8 @@ def measure(bench: c.Bench, server: GitServer, args: argparse.Namespace) -> dict
         asked = time.monotonic()
         result["reconcile_exit_code"] = reconcile(bench)
         result["reconcile_wait_seconds"] = round(time.monotonic() - asked, 2)
-        c.wait_until(lambda: all(count_on(bench, m, NAMESPACE, "2") == 1 for m in bench.members),
-                     120, "the change on both members")  # fmt: skip
+        wait_for(lambda: all(count_on(bench, m, NAMESPACE, "2") == 1 for m in bench.members),
+                 120, what="the change on both members")  # fmt: skip
         result["push_to_all_clusters_seconds"] = round(time.monotonic() - started, 2)
         before = hub.writes()
         c.say(f"quiet period: {args.quiet_seconds:.0f}s (the GitSync polls every 10s)")

@@ -22,16 +22,15 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, crd_served, wait_for
 from hub.core.gitspec import gitsync_crd
 from hub.sandbox.gitserver import USERNAME, GitServer
-from hub.testing import WorkRepo
+from hub.testing import Clusters, HubProcess, WorkRepo, crd_served, wait_for
 
 MASTER = "master"
 MEMBERS = ("member-1", "member-2")
 SYSTEM = "synchub-system"
 GROUP, VERSION, PLURAL = "synchub.io", "v1alpha1", "gitsyncs"
-EVERY_CLUSTER = {"clusterSelector": {}}
+EVERY_CLUSTER: dict[str, Any] = {"clusterSelector": {}}
 
 Obj = dict[str, Any]
 

@@ -24,7 +24,15 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -660,7 +668,7 @@ class WorkRepo:
             raise RuntimeError(f"git {args[0]} failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def write(self, files: dict[str, str | None]) -> None:
+    def write(self, files: Mapping[str, str | None]) -> None:
         """Create, replace (text) or delete (None) files, paths relative to the repository."""
         for name, text in files.items():
             path = self.dir / name
@@ -670,7 +678,7 @@ class WorkRepo:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
 
-    def commit(self, message: str, files: dict[str, str | None] | None = None) -> str:
+    def commit(self, message: str, files: Mapping[str, str | None] | None = None) -> str:
         """Write ``files``, commit everything, push ``main``; the new commit's sha."""
         if files:
             self.write(files)
