@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import HubProcess, wait_for
+from hub.testing import HubProcess, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 KUBECTL = ROOT / ".venv" / "bin" / "kubectl"

@@ -17,9 +17,9 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import HubProcess, api_client, free_port, wait_for
 from hub.core.crd_cluster import cluster_crd
 from hub.sandbox import Sandbox
+from hub.testing import HubProcess, api_client, free_port, wait_for
 
 GROUP, VERSION, PLURAL = "synchub.io", "v1alpha1", "clusters"
 

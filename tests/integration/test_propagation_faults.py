@@ -16,8 +16,8 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from conftest import Clusters, HubProcess, wait_for
 from hub.sandbox import Sandbox
+from hub.testing import Clusters, HubProcess, wait_for
 
 GROUP, VERSION = "types.kubefed.io", "v1beta1"
 MEMBERS = {"clusters": [{"name": "member-1"}, {"name": "member-2"}]}
@@ -275,8 +275,8 @@ def own_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 def test_adopt_resources_of_a_kubefed_config_is_honoured(
     own_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    from conftest import api_client, crd_served, open_crd
     from hub.core.crds import render_crds
+    from hub.testing import api_client, crd_served, open_crd
 
     master = api_client(own_sandbox.kubeconfig, "master")
     member = api_client(own_sandbox.kubeconfig, "member-1")

@@ -12,9 +12,9 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from conftest import wait_for
 from hub.sandbox import Sandbox
 from hub.sandbox.process import alive
+from hub.testing import wait_for
 
 
 def install_crds(directory: Path) -> None:

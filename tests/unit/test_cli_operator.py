@@ -4,6 +4,7 @@ and the status summary the status and reconcile commands share. No clusters need
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_render_file_errors_exit_2_with_the_yaml_reason(
 
 
 def test_sync_state_reads_conditions_and_clusters() -> None:
-    obj = {
+    obj: dict[str, Any] = {
         "metadata": {"annotations": {"synchub.io/reconcile-at": "t1"}},
         "status": {
             "conditions": [
