@@ -15,8 +15,8 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from conftest import Clusters, HubProcess, wait_for
 from hub.sandbox import certmanager
+from hub.testing import Clusters, HubProcess, wait_for
 
 NAMESPACE = "cloud"
 MEMBERS = ("member-1", "member-2")
