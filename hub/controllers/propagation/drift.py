@@ -72,6 +72,9 @@ class DriftTracker(Generic[K]):
             del self._written[key]
 
 
+_EPSILON = 1e-6  # seconds
+
+
 class FightDetector(Generic[K]):
     """Counts drift corrections per key over a sliding window of ``clock`` time, and when
     each key was last written by someone else."""
@@ -106,7 +109,7 @@ class FightDetector(Generic[K]):
         if len(times) >= self.limit:
             quiet = min(self.quiet_max, self.quiet * 2.0 ** min(len(times) - self.limit, 16))
             wait = quiet - (now - seen[1])
-            if wait > 0:
+            if wait > _EPSILON:  # clock arithmetic leaves crumbs; a crumb is no reason to wait
                 return wait
         times.append(now)
         return 0.0
