@@ -25,7 +25,8 @@ Catch the narrowest class that fits; never a bare ``ValueError`` around I/O::
     │       └── Invalid        422
     ├── ResourceNameError      a user's RESOURCE[[.VERSION].GROUP] string names nothing
     ├── FieldPathError         a copy-rule path cannot be parsed, read or written
-    │                          (PathNotFound, PathSetError beside the grammar in core/paths.py)
+    │                          (PathError, PathNotFound, PathSetError beside the grammar in
+    │                          core/paths.py)
     ├── LeadershipLost         the leader lease was lost; the process exits to restart clean
     ├── GitError               a git fetch, ls-remote or checkout failed (credentials scrubbed)
     ├── BuildError             a GitSync revision's manifests could not be built (transform,

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from hub.core import objects
+
 KUBEFED_GROUP = "types.kubefed.io"
 SYNCHUB_GROUP = "synchub.io"
 FEDERATION_GROUP = "types.federation.k8s.io"
@@ -126,10 +128,7 @@ def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
     Used for boolean opt-ins such as adopt and orphan; only the exact string counts, so a
     typo never turns a destructive default off or on by accident.
     """
-    metadata = obj.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-    if not isinstance(annotations, Mapping):
-        return False
+    annotations = objects.annotations_of(obj)
     return any(annotations.get(name) == "true" for name in names)
 
 

@@ -14,14 +14,15 @@ The master is a candidate like any member; the caller gives it ``cluster-master:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hub.core import names
 from hub.core.federation import ApiGeneration, api_generation
 from hub.core.objects import Obj
+from hub.core.problems import Problem
 
 # --- cluster inventory
 
@@ -117,38 +118,18 @@ class LabelSelector:
         return not self.nothing and all(r.matches(labels) for r in self.requirements)
 
 
-@dataclass(frozen=True, slots=True)
-class SelectorError:
-    """A malformed label selector; ``message`` says what and where."""
+class SelectorError(Problem):
+    """A malformed label selector (reason ``InvalidSelector``); ``message`` says what and where."""
 
-    message: str
+    __slots__ = ()
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidSelector", message)
 
 
-# Kubernetes label key/value syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue).
-_NAME_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _OPERATORS = {op.value: op for op in Operator}
 _SELECTOR_FIELDS = frozenset({"matchLabels", "matchExpressions"})
 _EXPRESSION_FIELDS = frozenset({"key", "operator", "values"})
-
-
-def _key_problem(key: object) -> str | None:
-    if not isinstance(key, str) or not key:
-        return "key must be a non-empty string"
-    prefix, sep, name = key.rpartition("/")
-    if sep and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.match(prefix)):
-        return f"key {key!r} has an invalid prefix"
-    if not name or len(name) > 63 or not _NAME_RE.match(name):
-        return f"key {key!r} is not a valid label key"
-    return None
-
-
-def _value_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return "values must be strings"
-    if len(value) > 63 or not _NAME_RE.match(value):
-        return f"value {value!r} is not a valid label value"
-    return None
 
 
 def _parse_match_labels(raw: object) -> list[Requirement] | SelectorError:
@@ -158,7 +139,7 @@ def _parse_match_labels(raw: object) -> list[Requirement] | SelectorError:
         return SelectorError("matchLabels must be a map of strings")
     requirements = []
     for key, value in raw.items():
-        problem = _key_problem(key) or _value_problem(value)
+        problem = names.label_key_problem(key) or names.label_value_problem(value)
         if problem:
             return SelectorError(f"matchLabels: {problem}")
         requirements.append(Requirement(key, Operator.IN, frozenset([value])))
@@ -173,7 +154,7 @@ def _parse_expression(index: int, raw: object) -> Requirement | SelectorError:
     if unknown:
         return SelectorError(f"{where} has unknown fields {unknown}")
     key = raw.get("key")
-    problem = _key_problem(key)
+    problem = names.label_key_problem(key)
     if problem:
         return SelectorError(f"{where}: {problem}")
     raw_operator = raw.get("operator")
@@ -187,14 +168,14 @@ def _parse_expression(index: int, raw: object) -> Requirement | SelectorError:
     if not isinstance(values, list):
         return SelectorError(f"{where}: values must be a list of strings")
     for value in values:
-        problem = _value_problem(value)
+        problem = names.label_value_problem(value)
         if problem:
             return SelectorError(f"{where}: {problem}")
     if operator in (Operator.IN, Operator.NOT_IN) and not values:
         return SelectorError(f"{where}: operator {operator} needs at least one value")
     if operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and values:
         return SelectorError(f"{where}: operator {operator} takes no values")
-    assert isinstance(key, str)  # checked by _key_problem
+    assert isinstance(key, str)  # checked by names.label_key_problem
     return Requirement(key, operator, frozenset(values))
 
 
@@ -251,11 +232,13 @@ class PlacementResult:
     unknown: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PlacementError:
-    """Malformed placement on the Federated object; ``message`` says what and where."""
+class PlacementError(Problem):
+    """Malformed placement on the Federated object (reason ``InvalidPlacement``)."""
 
-    message: str
+    __slots__ = ()
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidPlacement", message)
 
 
 def _listed_names(generation: ApiGeneration, placement: Mapping[str, Any]) -> list[str] | None:

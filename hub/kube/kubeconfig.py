@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hub.core import yamlfile
 from hub.core.errors import KubeconfigError
+from hub.core.problems import Problem
 
 IN_CLUSTER = "in-cluster"
 
@@ -119,15 +119,17 @@ def load_kubeconfigs(paths: Sequence[Path], *, config_file: str, key: str) -> Ku
         if not path.exists():
             continue
         try:
-            doc = yaml.safe_load(path.read_text()) or {}
+            text = path.read_text()
         except OSError as exc:
             raise KubeconfigError(
                 config_file, key, f"cannot read kubeconfig {path}: {exc.strerror}"
             ) from None
-        except yaml.YAMLError as exc:
+        parsed = yamlfile.load(text)
+        if isinstance(parsed, Problem):
             raise KubeconfigError(
-                config_file, key, f"kubeconfig {path} is not valid YAML: {_yaml_line(exc)}"
-            ) from None
+                config_file, key, f"kubeconfig {path} is not valid YAML: {parsed}"
+            )
+        doc = parsed.value or {}
         if not isinstance(doc, dict):
             raise KubeconfigError(config_file, key, f"kubeconfig {path} is not a mapping")
         problem = _shape_problem(doc)
@@ -154,9 +156,3 @@ def _shape_problem(doc: dict[str, Any]) -> str | None:
             if not isinstance(entry.get(field) or {}, dict):
                 return f"{section}[{i}].{field} must be a mapping"
     return None
-
-
-def _yaml_line(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from functools import partial
 
 from hub.config.settings import ClusterConfig
 from hub.core import crd_cluster
+from hub.core.backoff import Backoff
 from hub.core.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
 from hub.core.federation import CONTROL_GROUPS, SYNCHUB_GROUP, ClusterStatus
 from hub.core.objects import Obj
@@ -191,15 +191,13 @@ class Inventory:
                 await state.client.close()
 
     async def _probe_loop(self, state: MemberState) -> None:
-        failures = 0
+        backoff = Backoff(*PROBE_BACKOFF)
         while True:
-            ok = await self._probe(state)
-            failures = 0 if ok else failures + 1
-            if ok:
+            if await self._probe(state):
+                backoff.reset()
                 delay = PROBE_INTERVAL
             else:
-                low, high = PROBE_BACKOFF
-                delay = min(high, low * 2 ** (failures - 1)) * random.uniform(0.8, 1.2)
+                delay = backoff.next()
             await asyncio.sleep(delay)
 
     async def _master_loop(self) -> None:
