@@ -1,4 +1,4 @@
-"""The ``synchub`` command (DESIGN.md §2). User errors print one line and exit 2 (usage,
+"""The ``synchub`` command (docs/cli.md). User errors print one line and exit 2 (usage,
 configuration) or 1 (runtime); no traceback reaches the user for them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Load and validate ``clusters.yaml`` into the frozen settings of :mod:`hub.config.settings`.
+"""Load and validate ``clusters.yaml`` (docs/configuration.md) into :mod:`hub.config.settings`.
 
 Every problem is a :class:`ConfigError` naming the file, the key and what is wrong.
 """

@@ -1,4 +1,4 @@
-"""Constants and small helpers about Federated types (DESIGN.md §5 and §6).
+"""Constants and small helpers about Federated types (docs/federated.md).
 
 Two API generations are read: ``types.kubefed.io/v1beta1`` (KubeFed, final) and
 ``types.federation.k8s.io/v1alpha1`` (Federation v2, the seed era). Everything here is pure.
@@ -35,7 +35,7 @@ FEDERATION_API_VERSION = f"{FEDERATION_GROUP}/v1alpha1"
 
 FEDERATED_PREFIX = "Federated"
 
-# Labels, annotations and the finalizer SyncHub puts on objects (DESIGN.md §6).
+# Labels, annotations and the finalizer SyncHub puts on objects (docs/federated.md).
 MANAGED_LABEL = "synchub.io/managed"
 ORIGIN_ANNOTATION = "synchub.io/origin"
 HASH_ANNOTATION = "synchub.io/desired-hash"

@@ -1,4 +1,4 @@
-"""Apply a Federated object's per-cluster overrides to a rendered object (DESIGN.md §5).
+"""Apply a Federated object's per-cluster overrides to a rendered object (docs/federated.md).
 
 ``types.kubefed.io`` overrides are JSON Patch operations (RFC 6902) limited to add, remove
 and replace (default replace), as KubeFed v0.10 applies them: remove needs its target to

@@ -1,4 +1,4 @@
-"""Select the clusters a Federated object is placed on (KubeFed semantics, DESIGN.md §5).
+"""Select the clusters a Federated object is placed on (KubeFed semantics, docs/federated.md).
 
 Rules, in order:
 

@@ -1,4 +1,4 @@
-"""Render a Federated object into the manifest for one member cluster (DESIGN.md §6).
+"""Render a Federated object into the manifest for one member cluster (docs/federated.md).
 
 Steps: copy ``spec.template``; drop server-owned metadata and ``status``; set apiVersion,
 kind, name and namespace; apply the cluster's overrides; add the managed label, the origin
@@ -198,7 +198,7 @@ def _render(
 def render(
     federated_obj: Obj, cluster_name: str, *, master_name: str, target_api_version: str
 ) -> Rendered | RenderError:
-    """Render ``federated_obj`` for ``cluster_name`` (DESIGN.md §6).
+    """Render ``federated_obj`` for ``cluster_name`` (docs/federated.md).
 
     ``target_api_version`` is the template's apiVersion when set (see
     :func:`target_api_version`), else the version the member prefers for the kind. The

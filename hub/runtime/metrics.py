@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN.md §7). One registry per hub, so tests can run several."""
+"""Prometheus metrics (docs/metrics.md). One registry per hub, so tests can run several."""
 
 from __future__ import annotations
 

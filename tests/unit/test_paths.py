@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from hub.core.paths import (
     MAX_SEGMENTS,
+    FieldPath,
     Index,
     Key,
-    FieldPath,
     PathError,
     PathNotFound,
     PathSetError,
