@@ -121,13 +121,14 @@ def sandbox() -> Iterator[Bench]:
 
 def api_client(kubeconfig: Path, cluster: str) -> k8s.ApiClient:
     configuration = k8s.Configuration()
-    k8s_config.load_kube_config(
+    configuration.connection_pool_maxsize = 2 * POOL
+    # Not load_kube_config (banned: without a configuration it sets the process-wide default).
+    client: k8s.ApiClient = k8s_config.new_client_from_config(
         config_file=str(kubeconfig),
         context=context_name(cluster),
         client_configuration=configuration,
     )
-    configuration.connection_pool_maxsize = 2 * POOL
-    return k8s.ApiClient(configuration)
+    return client
 
 
 def install_crds(bench: Bench, timeout: float = 60.0) -> None:

@@ -69,8 +69,11 @@ _FROM_FIELDS = frozenset({"resource", "name", "namespace", "path"})
 
 @dataclass(frozen=True, slots=True)
 class SourceRef:
-    """Where a rule reads from. ``resource`` is the raw user string (resolved elsewhere);
-    ``namespace`` None means the target's namespace (or a cluster-scoped source)."""
+    """Where a rule reads from.
+
+    ``resource`` is the raw user string (resolved elsewhere); ``namespace`` None means the
+    target's namespace (or a cluster-scoped source).
+    """
 
     resource: str
     name: str
@@ -361,9 +364,11 @@ def _parse_rule_list(text: str) -> list[Rule | RuleError]:
 
 
 class _RuleLoader(yamlfile.StrictLoader):
-    """The shared strict loader (no duplicate keys), keeping timestamps as strings (JSON has no
-    dates) and refusing aliases (an alias bomb would expand into an enormous value when
-    walked)."""
+    """The shared strict loader, for rule lists: timestamps stay strings, aliases are refused.
+
+    JSON has no dates; an alias bomb would expand into an enormous value when walked.
+    Duplicate keys are refused, as everywhere (hub.core.yamlfile).
+    """
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         """Compose a node, refusing an alias."""

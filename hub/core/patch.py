@@ -8,8 +8,11 @@ from hub.core.objects import Obj
 
 
 def merge_patch(old: Obj, new: Obj) -> Obj:
-    """The smallest merge patch turning ``old`` into ``new``: removed keys become null,
-    lists and scalars are replaced whole (merge patches cannot address list items)."""
+    """The smallest merge patch turning ``old`` into ``new``.
+
+    Removed keys become null; lists and scalars are replaced whole (merge patches cannot
+    address list items).
+    """
     patch: Obj = {}
     for key in old.keys() - new.keys():
         patch[key] = None

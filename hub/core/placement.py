@@ -162,21 +162,27 @@ def _parse_expression(index: int, raw: object) -> Requirement | SelectorError:
     if operator is None:
         allowed = ", ".join(op.value for op in Operator)
         return SelectorError(f"{where}: operator must be one of {allowed}")
-    values = raw.get("values")
-    if values is None:
-        values = []
+    values = _expression_values(operator, raw.get("values"))
+    if isinstance(values, str):
+        return SelectorError(f"{where}: {values}")
+    assert isinstance(key, str)  # checked by names.label_key_problem
+    return Requirement(key, operator, frozenset(values))
+
+
+def _expression_values(operator: Operator, raw: object) -> list[str] | str:
+    """The values of one expression, or what is wrong with them."""
+    values = [] if raw is None else raw
     if not isinstance(values, list):
-        return SelectorError(f"{where}: values must be a list of strings")
+        return "values must be a list of strings"
     for value in values:
         problem = names.label_value_problem(value)
         if problem:
-            return SelectorError(f"{where}: {problem}")
+            return problem
     if operator in (Operator.IN, Operator.NOT_IN) and not values:
-        return SelectorError(f"{where}: operator {operator} needs at least one value")
+        return f"operator {operator} needs at least one value"
     if operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and values:
-        return SelectorError(f"{where}: operator {operator} takes no values")
-    assert isinstance(key, str)  # checked by names.label_key_problem
-    return Requirement(key, operator, frozenset(values))
+        return f"operator {operator} takes no values"
+    return values
 
 
 def _parse_match_expressions(raw: object) -> list[Requirement] | SelectorError:

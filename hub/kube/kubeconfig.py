@@ -41,6 +41,7 @@ def default_kubeconfig_paths(environ: dict[str, str] | None = None) -> tuple[Pat
 
 
 def expand(path: str) -> Path:
+    """A path from user input with ``~`` and ``$VARS`` expanded."""
     return Path(os.path.expandvars(os.path.expanduser(path.strip())))
 
 
@@ -52,9 +53,11 @@ class KubeconfigSet:
     merged: dict[str, Any]
 
     def has_context(self, name: str) -> bool:
+        """Whether a context of that name is defined."""
         return any(c.get("name") == name for c in self.merged.get("contexts") or [])
 
     def context_names(self) -> list[str]:
+        """The names of every context, in file order."""
         return [str(c.get("name")) for c in self.merged.get("contexts") or []]
 
     def server_of(self, context: str) -> str | None:
@@ -66,6 +69,7 @@ class KubeconfigSet:
         return str(server).rstrip("/") if server else None
 
     def describe(self) -> str:
+        """The files, joined like ``$KUBECONFIG``, for messages."""
         return os.pathsep.join(str(p) for p in self.paths)
 
 

@@ -67,6 +67,7 @@ class WatchCache:
         return f"WatchCache({self.client.name}:{self.info}{where})"
 
     def get(self, namespace: str, name: str) -> Obj | None:
+        """The cached object, None when absent (``namespace`` is ignored when cluster-scoped)."""
         return self.store.get((namespace if self.info.namespaced else "", name))
 
     async def run(self) -> None:

@@ -40,6 +40,8 @@ def changed_paths(patch: Any, prefix: str = "") -> list[str]:
 
 
 class Writer:
+    """Writes to one cluster: counted, refused without leadership, skipped in dry-run."""
+
     def __init__(
         self,
         client: ClusterClient,
@@ -55,6 +57,7 @@ class Writer:
 
     @property
     def cluster(self) -> str:
+        """The name of the cluster written to."""
         return self.client.name
 
     def _count(self, verb: str) -> None:
@@ -172,6 +175,7 @@ class Writer:
         return result
 
     async def create(self, info: ResourceInfo, namespace: str, obj: Obj) -> Obj | None:
+        """Create ``obj``; None when skipped (dry-run)."""
         name = objects.name(obj)
         if self._skip("create", info, namespace, name, ""):
             return None
