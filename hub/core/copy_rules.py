@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -228,26 +228,29 @@ def _parse_source(text: str) -> tuple[str | None, str]:
         namespace, name = parts
         if not namespace or not name:
             raise _Invalid(f"source {quoted(text)} has an empty namespace or name")
-        return _check_namespace(namespace), _check_name(name)
-    return None, _check_name(text)
+        return _check_source("namespace", namespace), _check_source("name", name)
+    return None, _check_source("name", text)
 
 
-def _check_name(name: str) -> str:
-    if not names.is_dns_subdomain(name):
-        raise _Invalid(
-            f"source name {quoted(name)} is not a valid object name "
-            "(lowercase letters, digits, '-' and '.', at most 253 characters)"
-        )
-    return name
+# What a source's name and namespace must be: the check and the rule, for the message.
+_SOURCE_PARTS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "name": (
+        names.is_dns_subdomain,
+        "a valid object name (lowercase letters, digits, '-' and '.', at most 253 characters)",
+    ),
+    "namespace": (
+        names.is_dns_label,
+        "a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
+    ),
+}
 
 
-def _check_namespace(namespace: str) -> str:
-    if not names.is_dns_label(namespace):
-        raise _Invalid(
-            f"source namespace {quoted(namespace)} is not a valid namespace name "
-            "(lowercase letters, digits and '-', at most 63 characters)"
-        )
-    return namespace
+def _check_source(part: str, text: str) -> str:
+    """``text`` when it is a valid source ``name`` or ``namespace``; else InvalidAnnotation."""
+    valid, rule = _SOURCE_PARTS[part]
+    if not valid(text):
+        raise _Invalid(f"source {part} {quoted(text)} is not {rule}")
+    return text
 
 
 def _check_resource(resource: str) -> str:
@@ -435,10 +438,10 @@ def _parse_from(spec: Any) -> tuple[SourceRef, FieldPath]:
             hint = " (e.g. 'data' or 'spec'; the whole object cannot be copied)"
             raise _Invalid(f"'from.{required}' is required{hint if required == 'path' else ''}")
     resource = _check_resource(_string(spec["resource"], "'from.resource'"))
-    name = _check_name(_string(spec["name"], "'from.name'"))
+    name = _check_source("name", _string(spec["name"], "'from.name'"))
     namespace = spec.get("namespace")
     if namespace is not None:
-        namespace = _check_namespace(_string(namespace, "'from.namespace'"))
+        namespace = _check_source("namespace", _string(namespace, "'from.namespace'"))
     src_path = _src_path(_string(spec["path"], "'from.path'"))
     return SourceRef(resource, name, namespace), src_path
 

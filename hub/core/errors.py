@@ -64,10 +64,8 @@ def one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
-class ConfigError(UserError):
-    """Invalid configuration: names the file, the key and what is wrong (exit code 2)."""
-
-    exit_code = 2
+class _InFile(SyncHubError):
+    """Mixin: a problem at ``key`` of ``file``; the message is ``file: key: problem``."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:
         self.file = file
@@ -76,6 +74,12 @@ class ConfigError(UserError):
         where = f"{file}: {key}" if key else file
         # One line whatever the file, key or problem holds (a YAML key may contain "\n").
         super().__init__(one_line(f"{where}: {problem}"))
+
+
+class ConfigError(_InFile, UserError):
+    """Invalid configuration: names the file, the key and what is wrong (exit code 2)."""
+
+    exit_code = 2
 
 
 class UsageError(UserError):
@@ -104,15 +108,8 @@ class CredentialsError(ClusterUnreachable):
     """The kubeconfig entry cannot produce credentials (bad exec plugin, missing file)."""
 
 
-class KubeconfigError(KubeError):
+class KubeconfigError(_InFile, KubeError):
     """A kubeconfig file cannot be used; ``config/`` turns it into a ConfigError at start-up."""
-
-    def __init__(self, file: str, key: str, problem: str) -> None:
-        self.file = file
-        self.key = key
-        self.problem = problem
-        where = f"{file}: {key}" if key else file
-        super().__init__(one_line(f"{where}: {problem}"))
 
 
 class UnknownResource(KubeError, LookupError):

@@ -81,30 +81,35 @@ class PathError(FieldPathError):
     """A path that cannot be parsed (or used): the message is one line."""
 
 
-class PathNotFound(FieldPathError, LookupError):
+class _AlongPath(FieldPathError):
+    """Following ``path`` failed at segment ``depth``; ``detail`` says what was found there."""
+
+    def __init__(self, path: FieldPath, depth: int, detail: str) -> None:
+        self.path = path
+        self.depth = depth
+        self.detail = detail
+        segment, where = _seg_text(path[depth]), _where(path, depth)
+        super().__init__(self._message(quoted(format_path(path)), segment, where, detail))
+
+    @staticmethod
+    def _message(path: str, segment: str, where: str, detail: str) -> str:
+        raise NotImplementedError
+
+
+class PathNotFound(_AlongPath, LookupError):
     """Reading a path failed; names the first segment that could not be followed."""
 
-    def __init__(self, path: FieldPath, depth: int, detail: str) -> None:
-        self.path = path
-        self.depth = depth
-        self.detail = detail
-        super().__init__(
-            f"path {quoted(format_path(path))}: {_seg_text(path[depth])} not found "
-            f"{_where(path, depth)} ({detail})"
-        )
+    @staticmethod
+    def _message(path: str, segment: str, where: str, detail: str) -> str:
+        return f"path {path}: {segment} not found {where} ({detail})"
 
 
-class PathSetError(FieldPathError):
+class PathSetError(_AlongPath):
     """Writing a path failed because the object has the wrong shape along it."""
 
-    def __init__(self, path: FieldPath, depth: int, detail: str) -> None:
-        self.path = path
-        self.depth = depth
-        self.detail = detail
-        super().__init__(
-            f"cannot write path {quoted(format_path(path))}: "
-            f"{_seg_text(path[depth])} {_where(path, depth)}: {detail}"
-        )
+    @staticmethod
+    def _message(path: str, segment: str, where: str, detail: str) -> str:
+        return f"cannot write path {path}: {segment} {where}: {detail}"
 
 
 # --------------------------------------------------------------------------- parsing

@@ -133,17 +133,16 @@ _EXPRESSION_FIELDS = frozenset({"key", "operator", "values"})
 
 
 def _parse_match_labels(raw: object) -> list[Requirement] | SelectorError:
-    if raw is None:
-        return []
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, Mapping | None):
         return SelectorError("matchLabels must be a map of strings")
-    requirements = []
-    for key, value in raw.items():
-        problem = names.label_key_problem(key) or names.label_value_problem(value)
-        if problem:
-            return SelectorError(f"matchLabels: {problem}")
-        requirements.append(Requirement(key, Operator.IN, frozenset([value])))
-    return requirements
+    labels = dict(raw or {})
+    problems = (
+        names.label_key_problem(k) or names.label_value_problem(v) for k, v in labels.items()
+    )
+    problem = next((p for p in problems if p), None)
+    if problem:
+        return SelectorError(f"matchLabels: {problem}")
+    return [Requirement(k, Operator.IN, frozenset([v])) for k, v in labels.items()]
 
 
 def _parse_expression(index: int, raw: object) -> Requirement | SelectorError:
