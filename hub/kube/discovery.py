@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from hub.core import objects
 from hub.core.errors import KubeError, ResourceNameError, UnknownResource
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo, by_kind, resolve_resource
@@ -179,7 +180,7 @@ def _from_aggregated_groups(document: Any) -> tuple[list[ResourceInfo], list[str
     resources: list[ResourceInfo] = []
     stale: list[str] = []
     for group in document.get("items") or []:
-        name = (group.get("metadata") or {}).get("name", "")
+        name = objects.name(group)
         resources += _from_aggregated({"items": [group]}, name)
         stale += [
             f"{name}/{v.get('version')}"
@@ -192,7 +193,7 @@ def _from_aggregated_groups(document: Any) -> tuple[list[ResourceInfo], list[str
 def _from_aggregated(document: Any, group_name: str) -> list[ResourceInfo]:
     found: list[ResourceInfo] = []
     for group in document.get("items") or []:
-        name = (group.get("metadata") or {}).get("name", group_name) or ""
+        name = objects.name(group) or group_name
         for index, version in enumerate(group.get("versions") or []):
             if version.get("freshness") == "Stale":
                 continue

@@ -73,8 +73,11 @@ class Writer:
         return True
 
     async def _send(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
-        """One write request: the fence is checked again right before it leaves, and a
-        fence that closes while it is in flight cancels it."""
+        """Send one write request, fenced.
+
+        The fence is checked again right before the request leaves, and a fence that closes
+        while it is in flight cancels it.
+        """
         with self.fence.writing(what):
             return await self.client.request(
                 method, path, guard=functools.partial(self.fence.check, what), **kwargs

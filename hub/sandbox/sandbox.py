@@ -184,9 +184,11 @@ class Sandbox:
         return state
 
     def start_cert_manager(self, name: str = MASTER) -> ProcessRecord:
-        """cert-manager's CRDs, its controller and the ``synchub-ca`` issuer chain on
-        cluster ``name``; the controller is recorded in the state, so ``down`` stops it.
-        Already running: nothing to do."""
+        """Start cert-manager on cluster ``name``: its CRDs, its controller, the CA issuers.
+
+        The issuer chain ends in ``synchub-ca``. The controller is recorded in the state, so
+        ``down`` stops it. Already running: nothing to do.
+        """
         from hub.sandbox import certmanager
 
         state = self.state()
@@ -206,6 +208,7 @@ class Sandbox:
         return record.cert_manager
 
     def stop_cert_manager(self, name: str = MASTER) -> None:
+        """Stop cert-manager's controller on cluster ``name`` (its CRDs and issuers stay)."""
         record = self.cluster(name)
         if record.cert_manager is not None:
             stop(record.cert_manager.pid, record.dir)
