@@ -13,6 +13,7 @@ Reading files is the caller's: this module only parses text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,15 +77,35 @@ def load(
     ``loader`` must be :class:`StrictLoader` or another ``SafeLoader`` subclass. With
     ``columns`` the position also names the column (useful for one-line JSON).
     """
+    value, problem = _parse(lambda: yaml.load(text, Loader=loader), text, columns)  # safe
+    return problem or Document(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Documents:
+    """Every document of a YAML stream, in order (``---`` separates them)."""
+
+    values: tuple[Any, ...]
+
+
+def load_all(text: str, *, loader: type[yaml.SafeLoader] = StrictLoader) -> Documents | Problem:
+    """Parse a stream of YAML documents, as :func:`load` parses one."""
+    values, problem = _parse(lambda: tuple(yaml.load_all(text, Loader=loader)), text, False)
+    return problem or Documents(values)
+
+
+def _parse(parse: Callable[[], Any], text: str, columns: bool) -> tuple[Any, Problem | None]:
     try:
-        return Document(yaml.load(text, Loader=loader))  # a SafeLoader subclass: safe
+        return parse(), None
     except yaml.YAMLError as exc:
-        return problem_of(exc, text, columns=columns)
+        return None, problem_of(exc, text, columns=columns)
     except RecursionError:
-        return Problem(INVALID_YAML, "nested too deeply to read")
+        return None, Problem(INVALID_YAML, "nested too deeply to read")
     except ValueError:
         # PyYAML's constructors call int(), float() and datetime() on user text.
-        return Problem(INVALID_YAML, "a value cannot be read (a number too long or a bad date)")
+        return None, Problem(
+            INVALID_YAML, "a value cannot be read (a number too long or a bad date)"
+        )
 
 
 def problem_of(exc: yaml.YAMLError, text: str = "", *, columns: bool = False) -> Problem:

@@ -91,3 +91,12 @@ def test_kubeconfig_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigError) as caught:
         load_kubeconfigs([kubeconfig], config_file="clusters.yaml", key="master.kubeconfig")
     assert "is not valid YAML: line 3: duplicate key 'clusters'" in str(caught.value)
+
+
+def test_load_all_reads_every_document_and_names_the_line() -> None:
+    result = yamlfile.load_all("a: 1\n---\nb: 2\n---\n")
+    assert isinstance(result, yamlfile.Documents)
+    assert result.values == ({"a": 1}, {"b": 2}, None)
+    found = yamlfile.load_all("a: 1\n---\nb: 2\nb: 3\n")
+    assert isinstance(found, Problem)
+    assert str(found) == "line 4: duplicate key 'b' (first given at line 3)"
