@@ -37,7 +37,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def contains(live: Any, desired: Any) -> bool:
     """True when every field of ``desired`` has the same value in ``live`` (server defaults
-    may add fields; lists must match item by item)."""
+    may add fields; lists must match item by item).
+    """
     if isinstance(desired, dict):
         return isinstance(live, dict) and all(
             k in live and contains(live[k], v) for k, v in desired.items()

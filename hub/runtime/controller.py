@@ -57,7 +57,8 @@ class Controller(ABC, Generic[K]):
 
     def out_of_sync(self) -> list[str]:
         """``--once``: one line per reason an object is not in sync (object, cluster, status,
-        message); empty when everything is."""
+        message); empty when everything is.
+        """
         return []
 
     async def run_workers(self) -> None:

@@ -1,5 +1,8 @@
-"""Supervised background tasks: every task is referenced, restarted if it dies, and
-cancelled together on shutdown."""
+"""Supervised background tasks.
+
+Every task is referenced, restarted with backoff if it ends or dies, and cancelled together
+on shutdown.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ RESTART_BACKOFF = (1.0, 30.0)  # seconds: first and longest wait before restarti
 
 
 class Supervisor:
+    """Owns every background task: named, restarted with backoff, cancelled on stop."""
+
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
@@ -53,6 +58,7 @@ class Supervisor:
             await asyncio.sleep(delay)
 
     async def stop(self) -> None:
+        """Cancel every task and wait until they have ended."""
         self._stopping = True
         tasks = list(self._tasks.values())
         self._tasks.clear()

@@ -1,5 +1,6 @@
 """HTTP endpoints: /healthz (alive), /readyz (caches synced), /metrics (Prometheus),
-/status (the status page) and /status.json (its data), both rendered from snapshots."""
+/status (the status page) and /status.json (its data), both rendered from snapshots.
+"""
 
 from __future__ import annotations
 

@@ -121,7 +121,8 @@ class ObjectSyncController(Controller[ObjectRef]):
 
     def synced(self) -> bool:
         """The sync objects are listed, or refused for good: a hub whose RBAC leaves ObjectSync
-        out is still ready for the rest (the watch logs the 403 and keeps retrying)."""
+        out is still ready for the rest (the watch logs the 403 and keeps retrying).
+        """
         return self.syncs.settled()
 
     async def settle(self) -> None:

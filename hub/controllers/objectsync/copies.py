@@ -290,7 +290,8 @@ def drifted(
     live: Obj,
 ) -> bool:
     """Someone else changed what the hub set (exactly, for ``replace``). The version recorded
-    after the hub's own write answers cheaply; a live copy found equal is recorded too."""
+    after the hub's own write answers cheaply; a live copy found equal is recorded too.
+    """
     if written.get(where) == _rv(live):
         return False
     if not contains(live, wanted.obj):

@@ -1,5 +1,6 @@
 """The finalizer ``synchub.io/objectsync``: set on every sync, cleared once its copies are gone
-(deleted, or orphaned when the sync says ``synchub.io/orphan: "true"``)."""
+(deleted, or orphaned when the sync says ``synchub.io/orphan: "true"``).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Status and Events of one sync: the status subresource written only when it changes; a
-Warning Event for each transition into a failure and a Normal Event on recovery, each once."""
+Warning Event for each transition into a failure and a Normal Event on recovery, each once.
+"""
 
 from __future__ import annotations
 

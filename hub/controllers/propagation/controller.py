@@ -31,6 +31,7 @@ from hub.controllers.propagation.report import (
     is_failure,
     transitions,
 )
+from hub.core import objects
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
 from hub.core.errors import Conflict, NotFound, Requeue, Retry
 from hub.core.federation import (
@@ -48,7 +49,7 @@ from hub.core.federation import (
     annotation_is_true,
     target_kind,
 )
-from hub.core.objects import Obj, ObjectRef
+from hub.core.objects import Obj, ObjectRef, Origin
 from hub.core.placement import PlacementError, select_clusters
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
@@ -198,7 +199,7 @@ class PropagationController(Controller[ObjectRef]):
 
     # --- events ----------------------------------------------------------------------------
 
-    def on_federated(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+    def on_federated(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         """A Federated object changed on the master: queue it, noting when it was seen."""
         if info.group not in FEDERATED_GROUPS:
             return
@@ -210,7 +211,7 @@ class PropagationController(Controller[ObjectRef]):
         """The copy controller changed a template because of a source change seen then."""
         self._observed[ref] = min(observed_at, self._observed.get(ref, observed_at))
 
-    def _on_member(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+    def _on_member(self, _info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         ref = self._origin_ref(obj)
         if ref is not None:
             self.queue.add(ref)
@@ -236,16 +237,14 @@ class PropagationController(Controller[ObjectRef]):
                 self.queue.add(sweep_key(name))
 
     def _origin_ref(self, obj: Obj) -> ObjectRef | None:
-        origin = str(
-            ((obj.get("metadata") or {}).get("annotations") or {}).get(ORIGIN_ANNOTATION, "")
-        )
-        parts = origin.split("/")
-        if len(parts) != 5 or parts[0] != self.master:
+        origin = Origin.parse(objects.annotation(obj, ORIGIN_ANNOTATION))
+        if origin is None or origin.master != self.master:
             return None
-        _, group, kind, namespace, name = parts
         for info in self.federated.infos.values():
-            if info.group == group and info.kind == kind:
-                return ObjectRef(self.master, group, info.resource, namespace, name)
+            if info.group == origin.group and info.kind == origin.kind:
+                return ObjectRef(
+                    self.master, origin.group, info.resource, origin.namespace, origin.name
+                )
         return None
 
     # --- reconcile -------------------------------------------------------------------------
@@ -268,7 +267,7 @@ class PropagationController(Controller[ObjectRef]):
             kind = target_kind(str(fed.get("kind", "")))
         except ValueError:
             return
-        metadata = fed.get("metadata") or {}
+        metadata = objects.metadata(fed)
         if metadata.get("deletionTimestamp"):
             await self._finalize(key, info, fed, kind)
             return
@@ -388,7 +387,8 @@ class PropagationController(Controller[ObjectRef]):
         self, key: ObjectRef, fed: Obj, kind: str, results: list[ClusterResult]
     ) -> None:
         """A Warning Event and a log line for each cluster that went into a failure; a Normal
-        Event for each that recovered (docs/propagation.md, "Failures and retries")."""
+        Event for each that recovered (docs/propagation.md, "Failures and retries").
+        """
         previous = self._announced.get(key)
         if previous is None:
             entries = _status(fed).get("clusters") or []
@@ -432,7 +432,7 @@ class PropagationController(Controller[ObjectRef]):
     # --- deletion --------------------------------------------------------------------------
 
     async def _finalize(self, key: ObjectRef, info: ResourceInfo, fed: Obj, kind: str) -> None:
-        finalizers = (fed.get("metadata") or {}).get("finalizers") or []
+        finalizers = objects.metadata(fed).get("finalizers") or []
         if FINALIZER not in finalizers:
             return
         orphan = annotation_is_true(fed, *ORPHAN_ANNOTATIONS)
@@ -462,7 +462,7 @@ class PropagationController(Controller[ObjectRef]):
         self._forget(key)
 
     def _deletion_timed_out(self, fed: Obj) -> bool:
-        stamp = str((fed.get("metadata") or {}).get("deletionTimestamp", ""))
+        stamp = str(objects.metadata(fed).get("deletionTimestamp", ""))
         try:
             since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError:
@@ -476,7 +476,9 @@ class PropagationController(Controller[ObjectRef]):
         self, info: ResourceInfo, key: ObjectRef, fed: Obj, finalizers: list[str]
     ) -> Obj | None:
         """Set the finalizer list; the updated object, or None if the object is gone."""
-        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": _rv(fed)}}
+        patch = {
+            "metadata": {"finalizers": finalizers, "resourceVersion": objects.resource_version(fed)}
+        }
         try:
             return await self.members.writer(self.inventory.get(self.master)).merge_patch(
                 info, key.namespace, key.name, patch
@@ -494,7 +496,8 @@ class PropagationController(Controller[ObjectRef]):
         handled: str = "",
     ) -> None:
         """Write ``status`` (observedGeneration, clusters, the Propagation condition and the
-        handled reconcile request) when any of it changed."""
+        handled reconcile request) when any of it changed.
+        """
         self.snapshots.publish(
             self.name, info.kind, key.namespace, key.name,
             [Cell(r.name, r.status, HEALTH.get(r.status, Health.FAILING), r.message)
@@ -505,7 +508,7 @@ class PropagationController(Controller[ObjectRef]):
         if not info.has_status:
             return
         status = _status(fed)
-        generation = (fed.get("metadata") or {}).get("generation")
+        generation = objects.generation(fed)
         clusters = [r.as_status() for r in sorted(results, key=lambda r: r.name)]
         conditions = status.get("conditions")
         handled = handled or str(status.get("lastHandledReconcileAt") or "")
@@ -520,7 +523,7 @@ class PropagationController(Controller[ObjectRef]):
         }
         if handled:
             wanted["lastHandledReconcileAt"] = handled
-        patch = {"metadata": {"resourceVersion": _rv(fed)}, "status": wanted}
+        patch = {"metadata": {"resourceVersion": objects.resource_version(fed)}, "status": wanted}
         try:
             await self.members.writer(self.inventory.get(self.master)).merge_patch(
                 info, key.namespace, key.name, patch, subresource="status"
@@ -566,10 +569,5 @@ def _status(obj: Obj) -> dict[str, Any]:
 
 
 def _ref(cluster: str, info: ResourceInfo, obj: Obj) -> ObjectRef:
-    metadata = obj.get("metadata") or {}
-    namespace = metadata.get("namespace", "") if info.namespaced else ""
-    return ObjectRef(cluster, info.group, info.resource, namespace, metadata.get("name", ""))
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    namespace = objects.namespace(obj) if info.namespaced else ""
+    return ObjectRef(cluster, info.group, info.resource, namespace, objects.name(obj))
