@@ -1,5 +1,7 @@
-"""HTTP endpoints: /healthz (alive), /readyz (caches synced), /metrics (Prometheus),
-/status (the status page) and /status.json (its data), both rendered from snapshots.
+"""HTTP endpoints (docs/metrics.md): health, readiness, metrics and the status page.
+
+/healthz (alive), /readyz (caches synced), /metrics (Prometheus), /status (the status page)
+and /status.json (its data), both rendered from snapshots.
 """
 
 from __future__ import annotations
