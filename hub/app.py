@@ -93,8 +93,9 @@ class Wiring:
     _inventory: Inventory | None = None
 
     def inventory(self) -> Inventory:
-        """The clusters the hub writes to: one set of member clients and probes, shared by
-        every controller that asks.
+        """The clusters the hub writes to.
+
+        One set of member clients and probes, shared by every controller that asks.
         """
         if self._inventory is None:
             self._inventory = Inventory(

@@ -1,5 +1,6 @@
-"""``synchub render``: show what the hub would write for Federated objects (and ObjectSyncs,
-see :mod:`hub.cli.render_objectsync`) in files.
+"""``synchub render``: show what the hub would write for the objects in files.
+
+Federated objects here; ObjectSyncs in :mod:`hub.cli.render_objectsync`.
 
 Copy rules are resolved against the live master, placement uses the configured clusters,
 overrides are applied per cluster. Nothing is written anywhere.

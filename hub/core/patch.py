@@ -36,8 +36,9 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def contains(live: Any, desired: Any) -> bool:
-    """True when every field of ``desired`` has the same value in ``live`` (server defaults
-    may add fields; lists must match item by item).
+    """True when every field of ``desired`` has the same value in ``live``.
+
+    Server defaults may add fields; lists must match item by item.
     """
     if isinstance(desired, dict):
         return isinstance(live, dict) and all(

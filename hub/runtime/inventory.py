@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 10.0  # seconds between probes of a healthy member
 PROBE_BACKOFF = (1.0, 30.0)  # first and longest wait between probes of a failing member
+FIRST_PROBES_TIMEOUT = 30.0  # seconds: --once waits this long for every member's first probe
 MEMBER_TIMEOUT = 10.0  # per request: a black-holed member costs at most this
 CLUSTER_KINDS = ("KubeFedCluster", "FederatedCluster")
 
@@ -147,6 +148,14 @@ class Inventory:
         if self.set_labels(name, labels, registry=registry):
             log.info("cluster %s: labels from %s", name, obj.get("kind"))
             self.changed.publish(name)
+
+    async def first_probes(self, timeout: float = FIRST_PROBES_TIMEOUT) -> None:
+        """Wait until every member has been probed once, or ``timeout`` seconds (``--once``)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.probed.wait()
+        except TimeoutError:
+            pass
 
     def clusters(self) -> list[Cluster]:
         """Every cluster, as placement sees it."""

@@ -132,11 +132,19 @@ class Writer:
             condition_generation=condition_generation,
             now=now_rfc3339(),
         )
-        if patch is None:
-            return True
+        return patch is None or await self.patch_status(info, obj, patch["status"])
+
+    async def patch_status(self, info: ResourceInfo, obj: Obj, status: Obj) -> bool:
+        """Merge-patch ``status`` into ``obj``'s status subresource, under its resourceVersion.
+
+        Returns False when the object changed meanwhile (a conflict); an object already
+        deleted is no failure. Callers that compute more than one condition use this; the
+        others use :meth:`write_status`.
+        """
+        body = {"metadata": {"resourceVersion": objects.resource_version(obj)}, "status": status}
         try:
             await self.merge_patch(
-                info, objects.namespace(obj), objects.name(obj), patch, subresource="status"
+                info, objects.namespace(obj), objects.name(obj), body, subresource="status"
             )
         except NotFound:
             return True
