@@ -249,8 +249,10 @@ class Requeue(ControlFlow):
 
 
 class Retry(ControlFlow):
-    """The reconcile ran but part of it failed (one cluster, say): count it as a ``failure``
-    and reconcile again with the key's capped backoff until it succeeds.
+    """The reconcile ran but part of it failed (one cluster, say).
+
+    Count it as a ``failure`` and reconcile again with the key's capped backoff until it
+    succeeds.
     """
 
     def __init__(self, reason: str, delay: float | None = None) -> None:

@@ -122,8 +122,10 @@ class ObjectSyncController(Controller[ObjectRef]):
                     self.syncs.ensure(info, namespace)
 
     def synced(self) -> bool:
-        """The sync objects are listed, or refused for good: a hub whose RBAC leaves ObjectSync
-        out is still ready for the rest (the watch logs the 403 and keeps retrying).
+        """The sync objects are listed, or refused for good.
+
+        A hub whose RBAC leaves ObjectSync out is still ready for the rest (the watch logs the
+        403 and keeps retrying).
         """
         return self.syncs.settled()
 

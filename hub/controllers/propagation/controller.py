@@ -1,5 +1,7 @@
-"""Direct propagation: push each Federated object, rendered per cluster, to the clusters its
-placement selects; remove it elsewhere; correct drift; report status.
+"""Direct propagation (docs/federated.md): Federated objects onto the clusters they select.
+
+Each Federated object is rendered per cluster and pushed to the clusters its placement
+selects; it is removed elsewhere, drift is corrected, status reported.
 
 This module orchestrates: it takes the events, runs one Federated object's placement, asks
 :mod:`.member` to do the work on each cluster, and writes the finalizer, the status and the
@@ -386,7 +388,9 @@ class PropagationController(Controller[ObjectRef]):
     async def _announce(
         self, key: ObjectRef, fed: Obj, kind: str, results: list[ClusterResult]
     ) -> None:
-        """A Warning Event and a log line for each cluster that went into a failure; a Normal
+        """Announce the clusters whose result changed, once each.
+
+        A Warning Event and a log line for each cluster that went into a failure; a Normal
         Event for each that recovered (docs/propagation.md, "Failures and retries").
         """
         previous = self._announced.get(key)
@@ -495,8 +499,10 @@ class PropagationController(Controller[ObjectRef]):
         condition: Condition,
         handled: str = "",
     ) -> None:
-        """Write ``status`` (observedGeneration, clusters, the Propagation condition and the
-        handled reconcile request) when any of it changed.
+        """Write ``status`` when any of it changed.
+
+        That is observedGeneration, clusters, the Propagation condition and the handled
+        reconcile request.
         """
         self.snapshots.publish(
             self.name, info.kind, key.namespace, key.name,
