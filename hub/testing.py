@@ -1,6 +1,8 @@
-"""Test kit shared by tests, bench and demo: a local git working repository that pushes to the
-sandbox git server (docs/gitsync.md). Credentials reach git through environment-held config
-(``http.extraHeader``), never through a URL or an argument."""
+"""Test kit shared by tests, bench and demo: a git working repository for the sandbox server.
+
+The repository pushes to the sandbox git server (docs/gitsync.md). Credentials reach git
+through environment-held config (``http.extraHeader``), never through a URL or an argument.
+"""
 
 from __future__ import annotations
 
@@ -63,4 +65,5 @@ class WorkRepo:
         self.push(f"refs/tags/{name}")
 
     def push(self, *refs: str) -> None:
+        """Push ``refs`` to the remote, forced."""
         self.git("push", "-q", "--force", self.remote, *refs)

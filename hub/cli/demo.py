@@ -61,6 +61,7 @@ FEDERATED_SECRET = {
 
 
 def say(message: str) -> None:
+    """One line of the demo's narration."""
     print(f"demo: {message}", flush=True)
 
 
@@ -91,11 +92,13 @@ def tls_secret_data(serial: int) -> dict[str, str]:
 
 
 async def create(client: ClusterClient, path: str, body: dict[str, Any]) -> None:
+    """Create the object at ``path`` unless it exists."""
     with contextlib.suppress(Conflict):
         await client.request("POST", path, body=body)
 
 
 async def arrange(config: Config) -> None:
+    """The CRDs, the namespace, the cert-manager-like Secret and its FederatedSecret."""
     async with await ClusterClient.connect(config.master) as master:
         for crd in crd_documents(DEFAULT_GROUPS):  # what `synchub crds` prints
             await create(master, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
@@ -120,6 +123,7 @@ async def arrange(config: Config) -> None:
 
 
 async def rotate(config: Config, serial: int) -> None:
+    """Rotate the Secret's data, as a certificate renewal would."""
     async with await ClusterClient.connect(config.master) as master:
         await master.request(
             "PATCH",
@@ -150,12 +154,14 @@ async def holdings(config: Config) -> list[tuple[str, str, str]]:
 
 
 def table(rows: list[tuple[str, str, str]]) -> str:
+    """The per-cluster Secret hashes as a small table."""
     lines = [f"  {'CLUSTER':<10} {'SECRET ' + NAMESPACE + '/' + SECRET:<32} {'DATA HASH'}"]
     lines += [f"  {c:<10} {o:<32} {h}" for c, o, h in rows]
     return "\n".join(lines)
 
 
 async def wait_in_sync(config: Config, timeout: float = 60.0) -> list[tuple[str, str, str]]:
+    """Wait until every member holds the master's Secret data; the table rows."""
     deadline = time.monotonic() + timeout
     while True:
         rows = await holdings(config)
@@ -168,6 +174,7 @@ async def wait_in_sync(config: Config, timeout: float = 60.0) -> list[tuple[str,
 
 
 def free_port(preferred: int) -> int:
+    """``preferred`` when it is free, else any free port."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", preferred))
@@ -177,6 +184,7 @@ def free_port(preferred: int) -> int:
 
 
 def start_hub(sandbox: Sandbox) -> int:
+    """Start ``synchub run`` on the sandbox in the background; its pid."""
     pid_file = sandbox.dir / "synchub.pid"
     if pid_file.exists():
         pid, port = json.loads(pid_file.read_text())
@@ -197,6 +205,7 @@ def start_hub(sandbox: Sandbox) -> int:
 
 
 def down(sandbox: Sandbox) -> None:
+    """Stop the demo's hub and the sandbox."""
     pid_file = sandbox.dir / "synchub.pid"
     if pid_file.exists():
         pid, _ = json.loads(pid_file.read_text())
@@ -207,6 +216,7 @@ def down(sandbox: Sandbox) -> None:
 
 
 def main() -> int:
+    """``make demo`` / ``make demo-down``."""
     parser = argparse.ArgumentParser(prog="python -m hub.cli.demo")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--down", action="store_true", help="stop the demo")

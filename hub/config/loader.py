@@ -347,4 +347,3 @@ class _Parser:
             raise self.fail("git.systemNamespace", f"{namespace!r} is not a valid namespace")
         allow = self.boolean(body.get("allowTransforms"), "git.allowTransforms", False)
         return GitConfig(allow_transforms=allow, system_namespace=namespace)
-

@@ -287,8 +287,10 @@ class Sandbox:
         self._wait(State(state.members, [record]), "apiserver", APISERVER_TIMEOUT)
 
     def rebuild(self, name: str) -> None:
-        """Replace cluster ``name`` by an empty one: same ports, certificates and context,
-        fresh etcd data (a lost cluster re-created, for disaster-recovery tests)."""
+        """Replace cluster ``name`` by an empty one (a lost cluster re-created).
+
+        Same ports, certificates and context, fresh etcd data: for disaster-recovery tests.
+        """
         state = self.state()
         assert state is not None
         record = next(r for r in state.clusters if r.name == name)
