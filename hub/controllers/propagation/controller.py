@@ -35,7 +35,7 @@ from hub.controllers.propagation.report import (
 )
 from hub.core import objects
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
-from hub.core.errors import Conflict, NotFound, Requeue, Retry
+from hub.core.errors import NotFound, Requeue, Retry
 from hub.core.federation import (
     FEDERATED_GROUPS,
     FINALIZER,
@@ -529,14 +529,8 @@ class PropagationController(Controller[ObjectRef]):
         }
         if handled:
             wanted["lastHandledReconcileAt"] = handled
-        patch = {"metadata": {"resourceVersion": objects.resource_version(fed)}, "status": wanted}
-        try:
-            await self.members.writer(self.inventory.get(self.master)).merge_patch(
-                info, key.namespace, key.name, patch, subresource="status"
-            )
-        except NotFound:
-            pass
-        except Conflict:
+        writer = self.members.writer(self.inventory.get(self.master))
+        if not await writer.patch_status(info, fed, wanted):
             self.queue.add(key)  # the object moved on; its next version gets the status
 
 
