@@ -28,7 +28,6 @@ from hub.core.describe import type_of
 from hub.core.durations import parse_duration
 from hub.core.errors import ConfigError, KubeconfigError
 from hub.core.federation import MASTER_LABEL
-from hub.core.problems import Problem
 from hub.kube.kubeconfig import (
     IN_CLUSTER,
     KubeconfigSet,
@@ -59,6 +58,10 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
 
 
 def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> Config:
+    """Parse and validate configuration ``text`` read from ``path``, kubeconfigs included.
+
+    A duplicate key is an error like any other (docs/configuration.md).
+    """
     raw = yamltext.load(text)
     if isinstance(raw, yamltext.YamlFault):
         raise ConfigError(str(path), raw.where, raw.problem)

@@ -134,7 +134,8 @@ def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
 
 def lock_renew_time(lock: Mapping[str, Any]) -> datetime.datetime | None:
     """When a leader-election lock was last renewed: a Lease's ``spec.renewTime``, or the
-    ``renewTime`` in a ConfigMap/Endpoints lock annotation; ``None`` when it has none."""
+    ``renewTime`` in a ConfigMap/Endpoints lock annotation; ``None`` when it has none.
+    """
     raw: object = None
     if lock.get("kind") == "Lease":
         raw = (lock.get("spec") or {}).get("renewTime")
@@ -172,7 +173,8 @@ def controller_running(
 
 def propagation_mode(configured: str, controller_running: bool) -> str:
     """The mode in force: ``auto`` means ``federation`` while a federation controller runs
-    (its leader lock is fresh), else ``direct`` (the hub propagates). CRDs alone never count."""
+    (its leader lock is fresh), else ``direct`` (the hub propagates). CRDs alone never count.
+    """
     if configured != "auto":
         return configured
     return "federation" if controller_running else "direct"

@@ -167,7 +167,8 @@ class Inventory:
 
     def set_labels(self, name: str, labels: dict[str, str], *, registry: bool = False) -> bool:
         """Labels from a KubeFedCluster/FederatedCluster object, or (``registry``) from the
-        cluster's ``synchub.io`` Cluster object; True when placement's labels changed."""
+        cluster's ``synchub.io`` Cluster object; True when placement's labels changed.
+        """
         state = self.states.get(name)
         if state is None:
             return False

@@ -178,7 +178,8 @@ class PropagationController(Controller[ObjectRef]):
 
     def _kubefed_adopts(self) -> bool:
         """A KubeFedConfig on the master says ``adoptResources: Enabled`` (KubeFed's own
-        switch, honoured as ``propagation.adopt``; docs/propagation.md)."""
+        switch, honoured as ``propagation.adopt``; docs/propagation.md).
+        """
         return any(
             (obj.get("spec") or {}).get("adoptResources") == "Enabled"
             for cache in self.kubefed_configs
@@ -227,7 +228,8 @@ class PropagationController(Controller[ObjectRef]):
 
     def _cluster_changed(self, cluster: str) -> None:
         """A cluster became ready or not, or its labels changed: look at everything again,
-        and sweep it for leftovers of deletions released while it was away."""
+        and sweep it for leftovers of deletions released while it was away.
+        """
         self.resync()
         self.queue.add(sweep_key(cluster))
 
@@ -253,7 +255,8 @@ class PropagationController(Controller[ObjectRef]):
 
     async def reconcile(self, key: ObjectRef) -> None:
         """Finalize a deleted Federated object, or place it and write its status; a sweep
-        key removes a cluster's leftovers instead (see :mod:`.leftovers`)."""
+        key removes a cluster's leftovers instead (see :mod:`.leftovers`).
+        """
         if not self.inventory.labels_synced():
             # Placing on partial labels could delete copies that belong there.
             raise Requeue(0.5)
@@ -305,7 +308,7 @@ class PropagationController(Controller[ObjectRef]):
             answered = [self.lanes.submit(name, key) for name in self.inventory.states]
             if self._await_lanes:
                 await asyncio.gather(*answered)
-            current = self._current_results(key, _rv(fed), selected)
+            current = self._current_results(key, objects.resource_version(fed), selected)
             if current is None:
                 self.queue.add_after(key, STALLED_AFTER)  # a lane still working; look again
                 return
@@ -383,7 +386,7 @@ class PropagationController(Controller[ObjectRef]):
         result = await self.members.sync(key, fed, kind, state, selected, force=force)
         if result is not None and result.wrote:
             self._wrote.add(key)
-        return Outcome(_rv(fed), selected, result)
+        return Outcome(objects.resource_version(fed), selected, result)
 
     async def _announce(
         self, key: ObjectRef, fed: Obj, kind: str, results: list[ClusterResult]
