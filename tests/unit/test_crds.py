@@ -1,4 +1,4 @@
-"""The CRDs in deploy/crds are exactly what ``synchub crds`` renders (DESIGN.md §5), and their
+"""The CRDs in deploy/crds are exactly what ``synchub crds`` renders (docs/federated-types.md), and their
 schemas close what users can misspell."""
 
 from __future__ import annotations
