@@ -5,7 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 SANDBOX_DIR ?= .synchub/sandbox
 
-.PHONY: install browser control-plane lint format unit integration e2e test demo demo-down bench clean image
+# Lowest line coverage of hub/core by the unit tests (just under what they reach).
+CORE_COVERAGE ?= 97
+
+.DEFAULT_GOAL := help
+.PHONY: help install browser control-plane lint format unit coverage integration e2e test demo demo-down bench clean image
+
+help: ## this list
+	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 
 $(BIN)/synchub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +33,7 @@ control-plane: ## build kube-apiserver, etcd and cert-manager into .cache/bin/, 
 		echo "control-plane: cert-manager and CRDs found"; \
 	else bash scripts/build-cert-manager.sh; fi
 
-lint: install ## ruff, mypy --strict and hadolint
+lint: install ## ruff, mypy --strict, import-linter (the layers) and hadolint
 	$(BIN)/ruff check hub tests e2e bench conftest.py
 	$(BIN)/ruff format --check hub tests e2e bench conftest.py
 	$(BIN)/mypy hub tests e2e bench conftest.py
@@ -35,7 +42,7 @@ lint: install ## ruff, mypy --strict and hadolint
 
 IMAGE ?= synchub:dev
 
-image: ## container image $(IMAGE) (needs a running Docker engine)
+image: ## container image IMAGE (default synchub:dev; needs a running Docker engine)
 	@if ! command -v docker >/dev/null 2>&1; then \
 		echo "make image: docker not found; install Docker (or build the Dockerfile with another BuildKit engine)" >&2; exit 1; \
 	elif ! docker info >/dev/null 2>&1; then \
@@ -45,14 +52,18 @@ image: ## container image $(IMAGE) (needs a running Docker engine)
 		--build-arg VERSION=$$($(BIN)/python -c 'import hub; print(hub.__version__)') \
 		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
 
-format: install
+format: install ## ruff format and the fixes ruff can make
 	$(BIN)/ruff format hub tests e2e bench conftest.py
 	$(BIN)/ruff check --fix hub tests e2e bench conftest.py
 
-unit: install
+unit: install ## the unit tests (pure, fast)
 	$(BIN)/pytest -q tests/unit
 
-integration: install control-plane
+coverage: install ## the unit tests; fails below CORE_COVERAGE (97) % line coverage of hub/core
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit --cov=hub/core \
+		--cov-report=term-missing:skip-covered --cov-fail-under=$(CORE_COVERAGE)
+
+integration: install control-plane ## the integration tests (sandbox clusters)
 	$(BIN)/pytest -q tests/integration
 
 # Suites whose objects (GitSyncs that poll, ObjectSyncs that fan out) would keep acting under
@@ -60,12 +71,12 @@ integration: install control-plane
 ISOLATED := e2e/test_gitsync.py e2e/test_objectsync.py e2e/test_objectsync_rbac.py
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-e2e: install control-plane browser
+e2e: install control-plane browser ## the end-to-end scenarios (the synchub process on sandbox clusters)
 	$(PYTEST) e2e $(ISOLATED:%=--ignore=%)
 	@for suite in $(ISOLATED); do echo "== $$suite (own sandbox)"; $(PYTEST) $$suite || exit 1; done
 
-test: install control-plane browser lint ## everything CI runs: lint, unit, integration, e2e
-	$(PYTEST) tests/unit tests/integration e2e $(ISOLATED:%=--ignore=%)
+test: install control-plane browser lint coverage ## everything CI runs: lint, unit (with coverage), integration, e2e
+	$(PYTEST) tests/integration e2e $(ISOLATED:%=--ignore=%)
 	@for suite in $(ISOLATED); do echo "== $$suite (own sandbox)"; $(PYTEST) $$suite || exit 1; done
 
 demo: install control-plane ## local sandbox clusters, then the hub on them
@@ -74,9 +85,9 @@ demo: install control-plane ## local sandbox clusters, then the hub on them
 demo-down: ## stop the demo's hub and clusters
 	$(BIN)/python -m hub.cli.demo --down --dir $(SANDBOX_DIR)
 
-bench: install control-plane
+bench: install control-plane ## the benchmarks; each prints one JSON object
 	@for b in bench/[!_]*.py; do $(BIN)/python $$b; done
 
-clean:
+clean: ## stop the demo, remove .venv and the caches
 	-$(BIN)/python -m hub.cli.demo --down --dir $(SANDBOX_DIR)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -137,7 +137,7 @@ class RawWatch(k8s_watch.Watch):  # type: ignore[misc]
     """A watch that leaves events as JSON: building client models for 3N objects would cost
     the benchmark more CPU than the hub it measures."""
 
-    def get_return_type(self, func: Any) -> None:
+    def get_return_type(self, _func: Any) -> None:
         return None
 
 

@@ -436,7 +436,7 @@ def test_a_rebuilt_member_is_refilled_from_git(
     assert after is not None
     assert after["metadata"]["uid"] != before["metadata"]["uid"]  # a new object, in a new etcd
     took = time.monotonic() - started
-    print(f"member-2 rebuilt empty in {back:.1f}s; refilled from git {took:.1f}s after the start")
+    print(f"member-2 rebuilt empty in {back:.1f}s; refilled from git {took:.1f}s after the start")  # noqa: T201  a figure
 
 
 def test_transform_path_and_kustomize(

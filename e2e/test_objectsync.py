@@ -323,7 +323,7 @@ def kube(clusters: Clusters, hub: HubProcess, request: pytest.FixtureRequest) ->
     failed_before = request.session.testsfailed
     yield Kube(clusters)
     if request.session.testsfailed != failed_before:
-        print(f"--- tail of the hub's log ---\n{hub.output()[-8000:]}")
+        print(f"--- tail of the hub's log ---\n{hub.output()[-8000:]}")  # noqa: T201  failure dump
 
 
 # --- 1. k8s-object-syncer's seed examples -------------------------------------------------------

@@ -364,10 +364,11 @@ def diagnostics_on_failure(
                 for item in found["items"]:
                     item["metadata"].pop("managedFields", None)
                     shown = {"metadata": item["metadata"], "status": item.get("status")}
-                    print(f"--- {kind} {item['metadata']['name']} ---\n{yaml.safe_dump(shown)}")
+                    # A failure dump: pytest shows captured output for failed tests only.
+                    print(f"--- {kind} {item['metadata']['name']} ---\n{yaml.safe_dump(shown)}")  # noqa: T201
     log = tmp_path / "synchub.log"
     if log.exists():
-        print(f"--- tail of {log} ---\n{log.read_text(errors='replace')[-6000:]}")
+        print(f"--- tail of {log} ---\n{log.read_text(errors='replace')[-6000:]}")  # noqa: T201
 
 
 @pytest.fixture(scope="module")

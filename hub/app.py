@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from hub.controllers.gitsync.wiring import build_gitsync
 from hub.controllers.objectsync.builder import build_objectsync
 from hub.controllers.objectsync.controller import ObjectSyncController
 from hub.controllers.propagation.controller import PropagationController
+from hub.core.backoff import Backoff
 from hub.core.errors import KubeError, LeadershipLost, UserError
 from hub.core.federation import propagation_mode
 from hub.kube.client import ClusterClient
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 DISCOVERY_INTERVAL = 30.0  # seconds: new Federated CRDs become targets within this
 ONCE_TIMEOUT = 300.0
 SHUTDOWN_GRACE = 10.0
+MASTER_BACKOFF = (2.0, 30.0)  # seconds: first and longest wait between connection attempts
 
 C = TypeVar("C", bound=Controller[Any])
 
@@ -92,8 +93,10 @@ class Wiring:
     _inventory: Inventory | None = None
 
     def inventory(self) -> Inventory:
-        """The clusters the hub writes to: one set of member clients and probes, shared by
-        every controller that asks."""
+        """The clusters the hub writes to.
+
+        One set of member clients and probes, shared by every controller that asks.
+        """
         if self._inventory is None:
             self._inventory = Inventory(
                 self.master,
@@ -135,7 +138,8 @@ def _copy(w: Wiring) -> CopyController:
 
 def _clusters(w: Wiring) -> ClusterRegistry:
     """The cluster registry; it builds the shared inventory in every mode (it reports the
-    clusters' health even when a federation controller propagates)."""
+    clusters' health even when a federation controller propagates).
+    """
     inventory = w.inventory()
     inventory.mode = w.mode
     return ClusterRegistry(
@@ -205,7 +209,8 @@ class Manager:
 
     def readiness(self) -> tuple[bool, str]:
         """``/readyz``: connected, and on the leader every controller's caches synced. True on
-        a standby too: leadership is ``synchub_leader`` (docs/deploy.md), not readiness."""
+        a standby too: leadership is ``synchub_leader`` (docs/deploy.md), not readiness.
+        """
         if self.elector is not None and not self.elector.is_leader:
             return True, f"standby ({self.elector.identity}): connected, waiting for the lease"
         if not self.controllers:
@@ -236,7 +241,7 @@ class Manager:
 
     async def _connect_master(self, stop: asyncio.Event) -> tuple[ClusterClient, Discovery] | None:
         """Connect and discover; a hub keeps trying, ``--once`` gives up at the first error."""
-        failures = 0
+        backoff = Backoff(*MASTER_BACKOFF)
         while not stop.is_set():
             client: ClusterClient | None = None
             try:
@@ -252,8 +257,7 @@ class Manager:
                 if self.options.once:
                     log.error("master %s: %s", self.config.master.name, exc)
                     return None
-                failures += 1
-                delay = min(30.0, 2.0**failures) * random.uniform(0.8, 1.2)
+                delay = backoff.next()
                 log.warning("master %s: %s; retrying in %.0fs", self.config.master.name, exc, delay)
                 await _wait(stop, delay)
         return None
@@ -339,7 +343,8 @@ class Manager:
 
     async def _recheck_mode(self, master: ClusterClient) -> None:
         """Say a mode change at WARNING; a switch to direct starts propagating, a switch to
-        federation stops it (a federation controller propagates; docs/modes.md)."""
+        federation stops it (a federation controller propagates; docs/modes.md).
+        """
         mode = await self._mode(master)
         if mode == self.mode or self.wiring is None:
             return

@@ -123,7 +123,8 @@ async def background(
     timeout: float = 10.0,
 ) -> AsyncIterator[asyncio.Task[T]]:
     """Run ``coroutine`` as a task during the ``async with`` block; on leaving, ``stop()`` it
-    and wait until it ends (without ``stop``: cancel it)."""
+    and wait until it ends (without ``stop``: cancel it).
+    """
     task = asyncio.create_task(coroutine)
     try:
         yield task
@@ -452,7 +453,8 @@ def docker_problem() -> str:
 
 def api_client(kubeconfig: Path, cluster: str, pool_size: int = 0) -> k8s.ApiClient:
     """A synchronous client for one cluster's context (its own configuration, never the
-    process-global default); ``pool_size`` widens the connection pool for threaded use."""
+    process-global default); ``pool_size`` widens the connection pool for threaded use.
+    """
     client = k8s_config.new_client_from_config(
         config_file=str(kubeconfig), context=context_name(cluster)
     )
@@ -547,7 +549,8 @@ def require_cert_manager_build() -> None:
 
 def compact_etcd(clusters: Clusters, cluster: str = MASTER) -> int:
     """Compact the sandbox etcd of ``cluster`` up to its current revision (which it returns):
-    watches and lists from an older resourceVersion that reach etcd then get 410 Gone."""
+    watches and lists from an older resourceVersion that reach etcd then get 410 Gone.
+    """
     if not isinstance(clusters.sandbox, Sandbox):
         raise AssertionError("compacting etcd needs the sandbox provider")
     base = f"http://127.0.0.1:{clusters.sandbox.cluster(cluster).etcd_port}/v3/kv"

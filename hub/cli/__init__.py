@@ -1,0 +1,1 @@
+"""The ``synchub`` command: ``main.py`` parses the arguments, one module per command."""

@@ -1,6 +1,9 @@
-"""The git step of ``make demo`` (docs/gitsync.md): a repository with a Namespace and two
-ConfigMaps synced by a GitSync to both members, then a commit removing one ConfigMap, which is
-pruned on both. Uses the sandbox git server (``synchub sandbox up --git``)."""
+"""The git step of ``make demo`` (docs/gitsync.md).
+
+A repository with a Namespace and two ConfigMaps is synced by a GitSync to both members, then
+a commit removes one ConfigMap, which is pruned on both. Uses the sandbox git server
+(``synchub sandbox up --git``).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ MEMBERS_ONLY = {"clusterSelector": {"matchExpressions": [
 
 
 def say(message: str) -> None:
+    """One line of the demo's narration."""
     print(f"demo: {message}", flush=True)
 
 
@@ -37,6 +41,7 @@ async def install_crd(config: Config) -> None:
 
 
 def files(names: tuple[str, ...]) -> dict[str, str | None]:
+    """The repository content: a namespace and one ConfigMap per name."""
     docs: dict[str, str | None] = {"kubernetes/namespace.yaml": yaml.safe_dump(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})}  # fmt: skip
     for name in CONFIG_MAPS:
@@ -50,6 +55,7 @@ GITSYNCS = f"/apis/synchub.io/v1alpha1/namespaces/{SYSTEM}/gitsyncs"
 
 
 async def create_gitsync(config: Config, url: str, password: str) -> None:
+    """The GitSync (and its credentials Secret) pulling the demo repository."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM}}
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": NAME},
               "stringData": {"username": USERNAME, "password": password}}  # fmt: skip
@@ -67,6 +73,7 @@ async def create_gitsync(config: Config, url: str, password: str) -> None:
 
 
 async def reconcile(config: Config) -> None:
+    """Ask the hub to sync the GitSync now."""
     async with await ClusterClient.connect(config.master) as master:
         patch = {"metadata": {"annotations": {gitspec.RECONCILE_ANNOTATION: str(time.time())}}}
         path = f"{GITSYNCS}/{NAME}"
@@ -88,6 +95,7 @@ async def holdings(config: Config) -> dict[str, tuple[str, ...]]:
 
 
 async def wait_for(config: Config, wanted: tuple[str, ...], timeout: float = 90.0) -> bool:
+    """Wait until every member holds exactly ``wanted``; False on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(KubeError):
@@ -98,6 +106,7 @@ async def wait_for(config: Config, wanted: tuple[str, ...], timeout: float = 90.
 
 
 def show(rows: dict[str, tuple[str, ...]]) -> str:
+    """The ConfigMaps per cluster as a small table."""
     lines = [f"  {'CLUSTER':<10} CONFIGMAPS IN {NAMESPACE}"]
     lines += [f"  {cluster:<10} {', '.join(names) or '(none)'}" for cluster, names in rows.items()]
     return "\n".join(lines)

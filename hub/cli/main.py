@@ -1,5 +1,8 @@
-"""The ``synchub`` command (DESIGN.md §2). User errors print one line and exit 2 (usage,
-configuration) or 1 (runtime); no traceback reaches the user for them."""
+"""The ``synchub`` command (docs/cli.md): arguments, then one module per command.
+
+User errors print one line and exit 2 (usage, configuration) or 1 (runtime); no traceback
+reaches the user for them.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ def _config_option(parser: argparse.ArgumentParser, default: object = None) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``synchub`` and its commands (docs/cli.md)."""
     parser = _Parser(prog="synchub", description="Multi-cluster sync hub for Kubernetes.")
     _config_option(parser)
     parser.add_argument("--version", action="version", version=f"synchub {__version__}")
@@ -97,6 +101,7 @@ def _add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``synchub`` with ``argv``; the exit code (docs/cli.md lists them)."""
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)

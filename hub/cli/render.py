@@ -1,5 +1,6 @@
-"""``synchub render``: show what the hub would write for Federated objects (and ObjectSyncs,
-see :mod:`hub.cli.render_objectsync`) in files.
+"""``synchub render``: show what the hub would write for the objects in files.
+
+Federated objects here; ObjectSyncs in :mod:`hub.cli.render_objectsync`.
 
 Copy rules are resolved against the live master, placement uses the configured clusters,
 overrides are applied per cluster. Nothing is written anywhere.
@@ -10,17 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
 
 from hub.cli.render_objectsync import render_sync
 from hub.config.settings import ClusterConfig, Config
-from hub.core import copy_rules, yamltext
+from hub.core import copy_rules, objects, yamltext
 from hub.core.copy_resolve import (
     NOT_FOUND,
-    Problem,
     Unreadable,
     forbidden,
     placed_namespace,
@@ -42,6 +42,7 @@ from hub.core.federation import FEDERATED_GROUPS, api_group, target_kind
 from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.objectsync import form_of
 from hub.core.placement import Cluster, PlacementError, select_clusters
+from hub.core.problems import Problem
 from hub.core.render import RenderError, render, target_api_version
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
@@ -54,7 +55,8 @@ CLUSTER_ANNOTATION = "synchub.io/cluster"
 
 def load_documents(files: Sequence[str]) -> list[Obj]:
     """The mapping documents of the YAML files (``-`` is stdin); a file that cannot be read
-    or parsed is a usage error (exit 2) that keeps the parser's reason."""
+    or parsed is a usage error (exit 2) that keeps the parser's reason.
+    """
     documents: list[Obj] = []
     for name in files:
         try:
@@ -213,9 +215,25 @@ async def _render_one(
     if isinstance(placement, PlacementError):
         print(f"{kind} {name}: invalid placement: {placement.message}", file=sys.stderr)
         return False
-    ok = not problems
+    placed = await _render_placed(renderer, config, fed, placement.selected, only, output, show)
+    return placed and not problems
+
+
+async def _render_placed(
+    renderer: Renderer,
+    config: Config,
+    fed: Obj,
+    selected: tuple[str, ...],
+    only: str | None,
+    output: str,
+    show: Callable[[Obj, str, str], None],
+) -> bool:
+    """Render ``fed`` for each selected cluster (only ``only``, when given) and show it."""
+    kind = str(fed.get("kind", ""))
+    name = objects.name(fed) or "?"
+    ok = True
     for cluster in config.clusters:
-        if cluster.name not in placement.selected or (only and cluster.name != only):
+        if cluster.name not in selected or (only and cluster.name != only):
             continue
         try:
             version = (await renderer.target_info(cluster, fed, target_kind(kind))).api_version

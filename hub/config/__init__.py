@@ -1,0 +1,1 @@
+"""Typed settings from ``clusters.yaml`` (docs/configuration.md)."""

@@ -1,4 +1,4 @@
-"""Load and validate ``clusters.yaml`` into the frozen settings of :mod:`hub.config.settings`.
+"""Load and validate ``clusters.yaml`` (docs/configuration.md) into :mod:`hub.config.settings`.
 
 Every problem is a :class:`ConfigError` naming the file, the key and what is wrong.
 """
@@ -23,7 +23,7 @@ from hub.config.settings import (
     PropagationConfig,
     PropagationMode,
 )
-from hub.core import yamltext
+from hub.core import names, yamltext
 from hub.core.describe import type_of
 from hub.core.durations import parse_duration
 from hub.core.errors import ConfigError, KubeconfigError
@@ -58,6 +58,10 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
 
 
 def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> Config:
+    """Parse and validate configuration ``text`` read from ``path``, kubeconfigs included.
+
+    A duplicate key is an error like any other (docs/configuration.md).
+    """
     raw = yamltext.load(text)
     if isinstance(raw, yamltext.YamlFault):
         raise ConfigError(str(path), raw.where, raw.problem)
@@ -79,10 +83,7 @@ _TOP_KEYS = frozenset(
     }
 )
 _CLUSTER_KEYS = frozenset({"name", "context", "kubeconfig", "labels"})
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_TARGET = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9]*(\.[A-Za-z0-9][-A-Za-z0-9]*)*$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 
 class _Parser:
@@ -177,7 +178,7 @@ class _Parser:
         if raw is None:
             raise self.fail(key, "must be a mapping with at least a context")
         name = self.string(body.get("name"), f"{key}.name", "master" if is_master else None)
-        if not _DNS_LABEL.match(name) or len(name) > 63:
+        if not names.is_dns_label(name):
             raise self.fail(f"{key}.name", f"{name!r} is not a valid cluster name (DNS label)")
         context_raw = body.get("context")
         if context_raw is None and is_master and self.in_pod():
@@ -220,14 +221,14 @@ class _Parser:
             raise self.fail(key, f"must be a mapping of label keys to values, got {type_of(raw)}")
         labels: dict[str, str] = {}
         for name, value in raw.items():
-            if not isinstance(name, str) or not _valid_label_key(name):
+            if names.label_key_problem(name) is not None:
                 raise self.fail(f"{key}.{name}", "is not a valid label key")
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise self.fail(
                     f"{key}.{name}", f"label value must be a string, got {type_of(value)}"
                 )
             text = str(value)
-            if text and (len(text) > 63 or not _LABEL_NAME.match(text)):
+            if names.label_value_problem(text) is not None:
                 raise self.fail(f"{key}.{name}", f"{text!r} is not a valid label value")
             labels[name] = text
         return labels
@@ -275,7 +276,7 @@ class _Parser:
     def targets(self, raw: Any) -> tuple[str, ...]:
         targets = self.string_list(raw, "targets")
         for i, target in enumerate(targets):
-            if not _TARGET.match(target):
+            if not names.is_resource_name(target):
                 raise self.fail(
                     f"targets[{i}]",
                     f"{target!r} is not of the form KIND|RESOURCE[[.VERSION].GROUP]",
@@ -283,11 +284,11 @@ class _Parser:
         return targets
 
     def namespaces(self, raw: Any) -> tuple[str, ...]:
-        names = self.string_list(raw, "namespaces")
-        for i, name in enumerate(names):
-            if not _DNS_LABEL.match(name) or len(name) > 63:
+        namespaces = self.string_list(raw, "namespaces")
+        for i, name in enumerate(namespaces):
+            if not names.is_dns_label(name):
                 raise self.fail(f"namespaces[{i}]", f"{name!r} is not a valid namespace name")
-        return names
+        return namespaces
 
     def propagation(self, raw: Any) -> PropagationConfig:
         keys = frozenset({"mode", "createNamespaces", "adopt", "deletionTimeout"})
@@ -314,7 +315,7 @@ class _Parser:
     def leader_election(self, raw: Any) -> LeaderElectionConfig:
         body = self.mapping(raw, "leaderElection", frozenset({"enabled", "namespace"}))
         namespace = self.string(body.get("namespace"), "leaderElection.namespace", "synchub-system")
-        if not _DNS_LABEL.match(namespace):
+        if not names.is_dns_label(namespace):
             raise self.fail("leaderElection.namespace", f"{namespace!r} is not a valid namespace")
         return LeaderElectionConfig(
             enabled=self.boolean(body.get("enabled"), "leaderElection.enabled", False),
@@ -334,7 +335,7 @@ class _Parser:
             return ObjectSyncConfig()
         resources = self.string_list(body["allowedResources"], "objectSync.allowedResources")
         for i, resource in enumerate(resources):
-            if not _TARGET.match(resource):
+            if not names.is_resource_name(resource):
                 raise self.fail(
                     f"objectSync.allowedResources[{i}]",
                     f"{resource!r} is not of the form resource[.group]",
@@ -345,14 +346,7 @@ class _Parser:
         body = self.mapping(raw, "git", frozenset({"allowTransforms", "systemNamespace"}))
         key = "git.systemNamespace"
         namespace = self.string(body.get("systemNamespace"), key, "synchub-system")
-        if not _DNS_LABEL.match(namespace):
+        if not names.is_dns_label(namespace):
             raise self.fail("git.systemNamespace", f"{namespace!r} is not a valid namespace")
         allow = self.boolean(body.get("allowTransforms"), "git.allowTransforms", False)
         return GitConfig(allow_transforms=allow, system_namespace=namespace)
-
-
-def _valid_label_key(key: str) -> bool:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return False
-    return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))

@@ -1,0 +1,1 @@
+"""Controllers: each reconciles one kind of work; they never import each other."""

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from hub.core import copy_rules
+from hub.core import copy_rules, objects
 from hub.core.errors import UnknownResource
 from hub.core.objects import Obj, ObjectRef
+from hub.core.problems import Problem
 
 DEFAULT_NAMESPACE = "default"
 
@@ -64,16 +65,6 @@ Lookup = Callable[[ObjectRef], Obj | Unreadable]
 Scopes = Mapping[str, Scope | Exception]
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a target's copy rules: a reason word and a one-line message."""
-
-    reason: str
-    """CamelCase, for the Event and the ``CopyReady`` condition (``SourceNotFound``, ...)."""
-    message: str
-    """Names the rule (annotation key), the source and what is wrong, never a value."""
-
-
 @dataclass
 class Resolution:
     """What resolving one target's rules found."""
@@ -91,11 +82,14 @@ class Resolution:
 
 
 def placed_namespace(obj: Obj, namespaced: bool) -> str:
-    """The namespace the API server gives ``obj``: its own, ``default`` if it names none
-    (kubectl's default for a namespaced object), "" for a cluster-scoped type."""
+    """The namespace the API server gives ``obj``.
+
+    Its own, ``default`` if it names none (kubectl's default for a namespaced object), ""
+    for a cluster-scoped type.
+    """
     if not namespaced:
         return ""
-    return str((obj.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
+    return objects.namespace(obj) or DEFAULT_NAMESPACE
 
 
 def source_resources(parsed: copy_rules.ParsedRules) -> set[str]:

@@ -10,18 +10,18 @@ from __future__ import annotations
 import copy
 import json
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 import yaml
 
+from hub.core import names, objects, yamlfile
 from hub.core.describe import quoted, type_of
 from hub.core.paths import (
+    FieldPath,
     Index,
     Key,
-    Path,
     PathError,
     PathNotFound,
     Segment,
@@ -32,6 +32,7 @@ from hub.core.paths import (
     parse_plain_path,
     set_path,
 )
+from hub.core.problems import Problem
 
 __all__ = [
     "CROSS_NS_ANNOTATION",
@@ -62,21 +63,17 @@ CONFLICT: RuleErrorReason = "ConflictingRules"
 # API server's own limits out of reach of a hostile annotation.
 _MAX_LITERAL_DEPTH = 64
 
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
-_NAMESPACE = re.compile(_DNS_LABEL)
-# RESOURCE: plural, singular or Kind, optionally followed by .version.group / .group.
-_RESOURCE_PART = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
-_RESOURCE = re.compile(rf"{_RESOURCE_PART}(\.{_RESOURCE_PART})*")
-
 _ITEM_FIELDS = frozenset({"to", "from", "value", "keys"})
 _FROM_FIELDS = frozenset({"resource", "name", "namespace", "path"})
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRef:
-    """Where a rule reads from. ``resource`` is the raw user string (resolved elsewhere);
-    ``namespace`` None means the target's namespace (or a cluster-scoped source)."""
+    """Where a rule reads from.
+
+    ``resource`` is the raw user string (resolved elsewhere); ``namespace`` None means the
+    target's namespace (or a cluster-scoped source).
+    """
 
     resource: str
     name: str
@@ -96,24 +93,27 @@ class Rule:
     map value.
     """
 
-    dest: Path
+    dest: FieldPath
     origin: str
     source: SourceRef | None
-    src_path: Path
+    src_path: FieldPath
     literal: Any
     keys: tuple[tuple[str, str], ...] | None
 
 
-@dataclass(frozen=True, slots=True)
-class RuleError:
-    """A rule that cannot be used; ``message`` does not repeat ``origin``."""
+class RuleError(Problem):
+    """A rule that cannot be used: ``RuleError(reason, message, origin)``.
 
-    reason: RuleErrorReason
-    message: str
-    origin: str
+    ``reason`` is ``InvalidAnnotation`` or ``ConflictingRules``; ``origin`` (the problem's
+    ``where``) is the annotation key, and ``message`` does not repeat it.
+    """
 
-    def __str__(self) -> str:
-        return f"{self.origin}: {self.message}"
+    __slots__ = ()
+
+    @property
+    def origin(self) -> str:
+        """The annotation key (with ``[i]`` for a rule-list item) the rule came from."""
+        return self.where
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +131,18 @@ class Resolved:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class ResolveError:
-    """A rule that could not be resolved against its source object."""
+class ResolveError(Problem):
+    """A rule that could not be resolved against its source object (reason ``PathNotFound``).
 
-    reason: Literal["PathNotFound"]
-    message: str
-    origin: str = ""
+    ``ResolveError(reason, message, origin)``; ``origin`` is the rule's annotation key.
+    """
 
-    def __str__(self) -> str:
-        return f"{self.origin}: {self.message}" if self.origin else self.message
+    __slots__ = ()
+
+    @property
+    def origin(self) -> str:
+        """The annotation key of the rule that failed."""
+        return self.where
 
 
 class _Invalid(Exception):
@@ -226,26 +228,29 @@ def _parse_source(text: str) -> tuple[str | None, str]:
         namespace, name = parts
         if not namespace or not name:
             raise _Invalid(f"source {quoted(text)} has an empty namespace or name")
-        return _check_namespace(namespace), _check_name(name)
-    return None, _check_name(text)
+        return _check_source("namespace", namespace), _check_source("name", name)
+    return None, _check_source("name", text)
 
 
-def _check_name(name: str) -> str:
-    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
-        raise _Invalid(
-            f"source name {quoted(name)} is not a valid object name "
-            "(lowercase letters, digits, '-' and '.', at most 253 characters)"
-        )
-    return name
+# What a source's name and namespace must be: the check and the rule, for the message.
+_SOURCE_PARTS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "name": (
+        names.is_dns_subdomain,
+        "a valid object name (lowercase letters, digits, '-' and '.', at most 253 characters)",
+    ),
+    "namespace": (
+        names.is_dns_label,
+        "a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
+    ),
+}
 
 
-def _check_namespace(namespace: str) -> str:
-    if len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
-        raise _Invalid(
-            f"source namespace {quoted(namespace)} is not a valid namespace name "
-            "(lowercase letters, digits and '-', at most 63 characters)"
-        )
-    return namespace
+def _check_source(part: str, text: str) -> str:
+    """``text`` when it is a valid source ``name`` or ``namespace``; else InvalidAnnotation."""
+    valid, rule = _SOURCE_PARTS[part]
+    if not valid(text):
+        raise _Invalid(f"source {part} {quoted(text)} is not {rule}")
+    return text
 
 
 def _check_resource(resource: str) -> str:
@@ -253,7 +258,7 @@ def _check_resource(resource: str) -> str:
         raise _Invalid("resource is empty")
     if "/" in resource:
         raise _Invalid(f"resource {quoted(resource)}: subresources are not supported")
-    if not _RESOURCE.fullmatch(resource):
+    if not names.is_resource_name(resource):
         raise _Invalid(
             f"resource {quoted(resource)} is not a resource name "
             "(e.g. 'secrets', 'Secret', 'deployments.apps')"
@@ -261,7 +266,7 @@ def _check_resource(resource: str) -> str:
     return resource
 
 
-def _src_path(text: str) -> Path:
+def _src_path(text: str) -> FieldPath:
     if not text:
         raise _Invalid("source path is empty (e.g. 'data' or 'spec')")
     try:
@@ -272,7 +277,7 @@ def _src_path(text: str) -> Path:
 
 # Destinations that identify the object or belong to the API server: writing them would
 # break the target or be silently dropped. A destination overlapping one is refused.
-_PROTECTED: tuple[Path, ...] = tuple(
+_PROTECTED: tuple[FieldPath, ...] = tuple(
     tuple(Key(part) for part in dotted.split("."))
     for dotted in (
         "apiVersion",
@@ -290,11 +295,11 @@ _PROTECTED: tuple[Path, ...] = tuple(
         "metadata.selfLink",
     )
 )
-_ANNOTATIONS: Path = (Key("metadata"), Key("annotations"))
-_SPEC: Path = (Key("spec"),)
+_ANNOTATIONS: FieldPath = (Key("metadata"), Key("annotations"))
+_SPEC: FieldPath = (Key("spec"),)
 
 
-def _dest_path(text: str, *, plain: bool) -> Path:
+def _dest_path(text: str, *, plain: bool) -> FieldPath:
     """Parse and vet a destination path."""
     if not text:
         raise _Invalid("destination path is empty")
@@ -361,11 +366,15 @@ def _parse_rule_list(text: str) -> list[Rule | RuleError]:
     return results
 
 
-class _RuleLoader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings (JSON has no dates) and refuses aliases
-    (an alias bomb would expand into an enormous value when walked)."""
+class _RuleLoader(yamlfile.StrictLoader):
+    """The shared strict loader, for rule lists: timestamps stay strings, aliases are refused.
+
+    JSON has no dates; an alias bomb would expand into an enormous value when walked.
+    Duplicate keys are refused, as everywhere (hub.core.yamlfile).
+    """
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose a node, refusing an alias."""
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases are not supported", self.get_mark()
@@ -383,17 +392,16 @@ def _load_yaml(text: str) -> Any:
     if not text.strip():
         raise _Invalid("empty; expected a JSON or YAML list of rules")
     try:
-        return yaml.load(text, Loader=_RuleLoader)  # a SafeLoader subclass: safe
-    except yaml.MarkedYAMLError as exc:
-        # Only the problem and position: the marked snippet would echo annotation content.
-        where = ""
-        if exc.problem_mark is not None:
-            where = f" (line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1})"
-        raise _Invalid(f"not valid JSON or YAML: {exc.problem or 'syntax error'}{where}") from None
+        document = yamlfile.load(text, loader=_RuleLoader, columns=True)
     except Exception:
-        # The parser is third-party; whatever it raises on user text is an invalid annotation
-        # (huge integers raise ValueError, deep nesting RecursionError, ...).
+        # The parser is third-party; whatever else it raises on user text is an invalid
+        # annotation.
         raise _Invalid("not valid JSON or YAML") from None
+    if isinstance(document, Problem):
+        # Only the problem and position: yamlfile never echoes annotation content.
+        where = f" ({document.where})" if document.where else ""
+        raise _Invalid(f"not valid JSON or YAML: {document.message}{where}")
+    return document.value
 
 
 def _parse_item(item: Any, origin: str) -> Rule:
@@ -419,7 +427,7 @@ def _parse_item(item: Any, origin: str) -> Rule:
     return Rule(dest, origin, source, src_path, None, keys)
 
 
-def _parse_from(spec: Any) -> tuple[SourceRef, Path]:
+def _parse_from(spec: Any) -> tuple[SourceRef, FieldPath]:
     if not isinstance(spec, dict):
         raise _Invalid(
             f"'from' must be a mapping with resource, name and path, not {type_of(spec)}"
@@ -430,10 +438,10 @@ def _parse_from(spec: Any) -> tuple[SourceRef, Path]:
             hint = " (e.g. 'data' or 'spec'; the whole object cannot be copied)"
             raise _Invalid(f"'from.{required}' is required{hint if required == 'path' else ''}")
     resource = _check_resource(_string(spec["resource"], "'from.resource'"))
-    name = _check_name(_string(spec["name"], "'from.name'"))
+    name = _check_source("name", _string(spec["name"], "'from.name'"))
     namespace = spec.get("namespace")
     if namespace is not None:
-        namespace = _check_namespace(_string(namespace, "'from.namespace'"))
+        namespace = _check_source("namespace", _string(namespace, "'from.namespace'"))
     src_path = _src_path(_string(spec["path"], "'from.path'"))
     return SourceRef(resource, name, namespace), src_path
 
@@ -525,11 +533,11 @@ def _drop_conflicts(rules: list[Rule]) -> tuple[list[Rule], list[RuleError]]:
     return [r for i, r in enumerate(rules) if i not in dropped], errors
 
 
-def _overlaps(a: Path, b: Path) -> bool:
+def _overlaps(a: FieldPath, b: FieldPath) -> bool:
     return _is_prefix(a, b) or _is_prefix(b, a)
 
 
-def _is_prefix(prefix: Path, path: Path) -> bool:
+def _is_prefix(prefix: FieldPath, path: FieldPath) -> bool:
     """True when ``prefix`` addresses ``path`` or one of its ancestors."""
     if len(prefix) > len(path):
         return False
@@ -584,7 +592,7 @@ def resolve(rule: Rule, source_obj: Any) -> Resolved | ResolveError:
     return Resolved(copy.deepcopy(value))
 
 
-def apply_values(target: Any, pairs: Iterable[tuple[Path, Any]]) -> Any:
+def apply_values(target: Any, pairs: Iterable[tuple[FieldPath, Any]]) -> Any:
     """Return a copy of ``target`` with each value written at its path (``None`` removes).
 
     ``target`` is not mutated. Raises :class:`hub.core.paths.PathSetError` when the target's
@@ -596,12 +604,12 @@ def apply_values(target: Any, pairs: Iterable[tuple[Path, Any]]) -> Any:
     return result
 
 
-def needs_write(target: Any, pairs: Iterable[tuple[Path, Any]]) -> bool:
+def needs_write(target: Any, pairs: Iterable[tuple[FieldPath, Any]]) -> bool:
     """True when applying ``pairs`` would change ``target`` (see :func:`values_equal`)."""
     return any(_differs(target, path, value) for path, value in pairs)
 
 
-def _differs(target: Any, path: Path, value: Any) -> bool:
+def _differs(target: Any, path: FieldPath, value: Any) -> bool:
     try:
         current = get_path(target, path)
     except PathNotFound:
@@ -649,9 +657,7 @@ def cross_namespace_denied(
         return ""
     if policy == "deny":
         return f"copying from namespace {source_namespace} is denied (copy.crossNamespace: deny)"
-    metadata = source_obj.get("metadata") or {}
-    annotations = metadata.get("annotations") or {}
-    allowed = {n.strip() for n in str(annotations.get(CROSS_NS_ANNOTATION, "")).split(",")}
+    allowed = {n.strip() for n in objects.annotation(source_obj, CROSS_NS_ANNOTATION).split(",")}
     if "*" in allowed or target_namespace in allowed:
         return ""
     return (

@@ -25,7 +25,8 @@ Catch the narrowest class that fits; never a bare ``ValueError`` around I/O::
     │       └── Invalid        422
     ├── ResourceNameError      a user's RESOURCE[[.VERSION].GROUP] string names nothing
     ├── FieldPathError         a copy-rule path cannot be parsed, read or written
-    │                          (PathNotFound, PathSetError beside the grammar in core/paths.py)
+    │                          (PathError, PathNotFound, PathSetError beside the grammar in
+    │                          core/paths.py)
     ├── LeadershipLost         the leader lease was lost; the process exits to restart clean
     ├── GitError               a git fetch, ls-remote or checkout failed (credentials scrubbed)
     ├── BuildError             a GitSync revision's manifests could not be built (transform,
@@ -63,10 +64,8 @@ def one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
-class ConfigError(UserError):
-    """Invalid configuration: names the file, the key and what is wrong (exit code 2)."""
-
-    exit_code = 2
+class _InFile(SyncHubError):
+    """Mixin: a problem at ``key`` of ``file``; the message is ``file: key: problem``."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:
         self.file = file
@@ -75,6 +74,12 @@ class ConfigError(UserError):
         where = f"{file}: {key}" if key else file
         # One line whatever the file, key or problem holds (a YAML key may contain "\n").
         super().__init__(one_line(f"{where}: {problem}"))
+
+
+class ConfigError(_InFile, UserError):
+    """Invalid configuration: names the file, the key and what is wrong (exit code 2)."""
+
+    exit_code = 2
 
 
 class UsageError(UserError):
@@ -103,15 +108,8 @@ class CredentialsError(ClusterUnreachable):
     """The kubeconfig entry cannot produce credentials (bad exec plugin, missing file)."""
 
 
-class KubeconfigError(KubeError):
+class KubeconfigError(_InFile, KubeError):
     """A kubeconfig file cannot be used; ``config/`` turns it into a ConfigError at start-up."""
-
-    def __init__(self, file: str, key: str, problem: str) -> None:
-        self.file = file
-        self.key = key
-        self.problem = problem
-        where = f"{file}: {key}" if key else file
-        super().__init__(one_line(f"{where}: {problem}"))
 
 
 class UnknownResource(KubeError, LookupError):
@@ -251,8 +249,11 @@ class Requeue(ControlFlow):
 
 
 class Retry(ControlFlow):
-    """The reconcile ran but part of it failed (one cluster, say): count it as a ``failure``
-    and reconcile again with the key's capped backoff until it succeeds."""
+    """The reconcile ran but part of it failed (one cluster, say).
+
+    Count it as a ``failure`` and reconcile again with the key's capped backoff until it
+    succeeds.
+    """
 
     def __init__(self, reason: str, delay: float | None = None) -> None:
         super().__init__(reason)

@@ -1,4 +1,4 @@
-"""Constants and small helpers about Federated types (DESIGN.md §5 and §6).
+"""Constants and small helpers about Federated types (docs/federated.md).
 
 Two API generations are read: ``types.kubefed.io/v1beta1`` (KubeFed, final) and
 ``types.federation.k8s.io/v1alpha1`` (Federation v2, the seed era). Everything here is pure.
@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
+
+from hub.core import objects
 
 KUBEFED_GROUP = "types.kubefed.io"
 SYNCHUB_GROUP = "synchub.io"
@@ -33,7 +35,7 @@ FEDERATION_API_VERSION = f"{FEDERATION_GROUP}/v1alpha1"
 
 FEDERATED_PREFIX = "Federated"
 
-# Labels, annotations and the finalizer SyncHub puts on objects (DESIGN.md §6).
+# Labels, annotations and the finalizer SyncHub puts on objects (docs/federated.md).
 MANAGED_LABEL = "synchub.io/managed"
 ORIGIN_ANNOTATION = "synchub.io/origin"
 HASH_ANNOTATION = "synchub.io/desired-hash"
@@ -126,16 +128,14 @@ def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
     Used for boolean opt-ins such as adopt and orphan; only the exact string counts, so a
     typo never turns a destructive default off or on by accident.
     """
-    metadata = obj.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-    if not isinstance(annotations, Mapping):
-        return False
+    annotations = objects.annotations_of(obj)
     return any(annotations.get(name) == "true" for name in names)
 
 
 def lock_renew_time(lock: Mapping[str, Any]) -> datetime.datetime | None:
     """When a leader-election lock was last renewed: a Lease's ``spec.renewTime``, or the
-    ``renewTime`` in a ConfigMap/Endpoints lock annotation; ``None`` when it has none."""
+    ``renewTime`` in a ConfigMap/Endpoints lock annotation; ``None`` when it has none.
+    """
     raw: object = None
     if lock.get("kind") == "Lease":
         raw = (lock.get("spec") or {}).get("renewTime")
@@ -173,7 +173,8 @@ def controller_running(
 
 def propagation_mode(configured: str, controller_running: bool) -> str:
     """The mode in force: ``auto`` means ``federation`` while a federation controller runs
-    (its leader lock is fresh), else ``direct`` (the hub propagates). CRDs alone never count."""
+    (its leader lock is fresh), else ``direct`` (the hub propagates). CRDs alone never count.
+    """
     if configured != "auto":
         return configured
     return "federation" if controller_running else "direct"

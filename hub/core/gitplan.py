@@ -274,8 +274,11 @@ def _order(entry: Entry) -> int:
 
 
 def stamped(obj: Obj, entry: Entry, origin: str) -> Obj:
-    """A copy of ``obj`` ready to apply: namespace set, server-owned metadata and status
-    dropped, the managed label, the origin and the desired-hash annotations added."""
+    """A copy of ``obj`` ready to apply.
+
+    The namespace is set, server-owned metadata and status are dropped, and the managed label,
+    the origin and the desired-hash annotations are added.
+    """
     desired = copy.deepcopy(obj)
     desired.pop("status", None)
     metadata = desired["metadata"]

@@ -1,4 +1,4 @@
-"""Apply a Federated object's per-cluster overrides to a rendered object (DESIGN.md §5).
+"""Apply a Federated object's per-cluster overrides to a rendered object (docs/federated.md).
 
 ``types.kubefed.io`` overrides are JSON Patch operations (RFC 6902) limited to add, remove
 and replace (default replace), as KubeFed v0.10 applies them: remove needs its target to
@@ -21,13 +21,15 @@ from typing import Any
 
 from hub.core.federation import ApiGeneration, api_generation
 from hub.core.objects import Obj
+from hub.core.problems import Problem
 
-Path = tuple[str, ...]
+#: An override path as unescaped tokens (JSON pointer or dotted), not a copy-rule FieldPath.
+TokenPath = tuple[str, ...]
 
 # Name and namespace tie a member object to its Federated object; kind and apiVersion come
 # from the type, not the cluster. The root and /metadata are refused because replacing them
 # would rewrite the fields below.
-_FORBIDDEN: frozenset[Path] = frozenset(
+_FORBIDDEN: frozenset[TokenPath] = frozenset(
     {
         ("metadata", "name"),
         ("metadata", "namespace"),
@@ -51,11 +53,13 @@ class Op(StrEnum):
 _OPS = {op.value: op for op in Op}
 
 
-@dataclass(frozen=True, slots=True)
-class OverrideError:
-    """An override that cannot be applied; ``message`` is safe to show (no values)."""
+class OverrideError(Problem):
+    """An override that cannot be applied (reason ``InvalidOverride``); safe to show (no values)."""
 
-    message: str
+    __slots__ = ()
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidOverride", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ class _Override:
 
     where: str  # e.g. "spec.overrides[1].clusterOverrides[0] (path '/spec/replicas')"
     op: Op
-    path: Path
+    path: TokenPath
     value: Any
 
 
@@ -75,7 +79,7 @@ class _Failure(Exception):
 # --- path parsing
 
 
-def parse_json_pointer(pointer: str) -> Path:
+def parse_json_pointer(pointer: str) -> TokenPath:
     """Split an RFC 6901 JSON pointer into unescaped tokens (``""`` is the root).
 
     Raises ``ValueError`` for a pointer without a leading ``/`` or with a bad ``~`` escape.
@@ -93,7 +97,7 @@ def parse_json_pointer(pointer: str) -> Path:
     return tuple(tokens)
 
 
-def parse_dotted_path(path: str) -> Path:
+def parse_dotted_path(path: str) -> TokenPath:
     """Split a seed-era dotted path (``spec.replicas``); a leading ``/`` means JSON pointer.
 
     Raises ``ValueError`` for an empty path or an empty segment.
@@ -171,7 +175,7 @@ def _parse_cluster_overrides(
     if not isinstance(items, list):
         return OverrideError(f"{prefix}.clusterOverrides must be a list")
     parsed: list[_Override] = []
-    seen: dict[Path, str] = {}
+    seen: dict[TokenPath, str] = {}
     for item_index, item in enumerate(items):
         where = f"{prefix}.clusterOverrides[{item_index}]"
         if not isinstance(item, Mapping):
@@ -204,7 +208,7 @@ def _list_index(token: str, length: int, *, allow_end: bool) -> int:
     return index
 
 
-def _parent(doc: Obj, path: Path, *, create: bool) -> dict[str, Any] | list[Any]:
+def _parent(doc: Obj, path: TokenPath, *, create: bool) -> dict[str, Any] | list[Any]:
     """Walk to the container holding ``path[-1]``; with ``create``, make missing maps.
 
     Without ``create`` the walk goes through maps and lists; with it (seed era) only maps.
@@ -224,14 +228,14 @@ def _parent(doc: Obj, path: Path, *, create: bool) -> dict[str, Any] | list[Any]
     return node  # type: ignore[no-any-return]
 
 
-def _check_container(node: Any, path: Path, *, create: bool) -> None:
+def _check_container(node: Any, path: TokenPath, *, create: bool) -> None:
     if isinstance(node, dict) or (isinstance(node, list) and not create):
         return
     kind = "a map" if create else "a map or a list"
     raise _Failure(f"{_pointer(path) or 'the root'} is not {kind}")
 
 
-def _pointer(path: Path) -> str:
+def _pointer(path: TokenPath) -> str:
     return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in path)
 
 

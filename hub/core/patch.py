@@ -8,8 +8,11 @@ from hub.core.objects import Obj
 
 
 def merge_patch(old: Obj, new: Obj) -> Obj:
-    """The smallest merge patch turning ``old`` into ``new``: removed keys become null,
-    lists and scalars are replaced whole (merge patches cannot address list items)."""
+    """The smallest merge patch turning ``old`` into ``new``.
+
+    Removed keys become null; lists and scalars are replaced whole (merge patches cannot
+    address list items).
+    """
     patch: Obj = {}
     for key in old.keys() - new.keys():
         patch[key] = None
@@ -33,8 +36,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def contains(live: Any, desired: Any) -> bool:
-    """True when every field of ``desired`` has the same value in ``live`` (server defaults
-    may add fields; lists must match item by item)."""
+    """True when every field of ``desired`` has the same value in ``live``.
+
+    Server defaults may add fields; lists must match item by item.
+    """
     if isinstance(desired, dict):
         return isinstance(live, dict) and all(
             k in live and contains(live[k], v) for k, v in desired.items()

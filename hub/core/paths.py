@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from hub.core.describe import quoted, type_of
+from hub.core.errors import FieldPathError
 
 __all__ = [
     "MAX_SEGMENTS",
+    "FieldPath",
     "Index",
     "Key",
-    "Path",
     "PathError",
     "PathNotFound",
     "PathSetError",
@@ -72,43 +73,49 @@ class Index:
 
 
 Segment: TypeAlias = Key | Index
-Path: TypeAlias = tuple[Segment, ...]
+#: A parsed copy-rule path (not pathlib's Path, nor an override's TokenPath).
+FieldPath: TypeAlias = tuple[Segment, ...]
 
 
-class PathError(ValueError):
+class PathError(FieldPathError):
     """A path that cannot be parsed (or used): the message is one line."""
 
 
-class PathNotFound(LookupError):
+class _AlongPath(FieldPathError):
+    """Following ``path`` failed at segment ``depth``; ``detail`` says what was found there."""
+
+    def __init__(self, path: FieldPath, depth: int, detail: str) -> None:
+        self.path = path
+        self.depth = depth
+        self.detail = detail
+        segment, where = _seg_text(path[depth]), _where(path, depth)
+        super().__init__(self._message(quoted(format_path(path)), segment, where, detail))
+
+    @staticmethod
+    def _message(path: str, segment: str, where: str, detail: str) -> str:
+        raise NotImplementedError
+
+
+class PathNotFound(_AlongPath, LookupError):
     """Reading a path failed; names the first segment that could not be followed."""
 
-    def __init__(self, path: Path, depth: int, detail: str) -> None:
-        self.path = path
-        self.depth = depth
-        self.detail = detail
-        super().__init__(
-            f"path {quoted(format_path(path))}: {_seg_text(path[depth])} not found "
-            f"{_where(path, depth)} ({detail})"
-        )
+    @staticmethod
+    def _message(path: str, segment: str, where: str, detail: str) -> str:
+        return f"path {path}: {segment} not found {where} ({detail})"
 
 
-class PathSetError(ValueError):
+class PathSetError(_AlongPath):
     """Writing a path failed because the object has the wrong shape along it."""
 
-    def __init__(self, path: Path, depth: int, detail: str) -> None:
-        self.path = path
-        self.depth = depth
-        self.detail = detail
-        super().__init__(
-            f"cannot write path {quoted(format_path(path))}: "
-            f"{_seg_text(path[depth])} {_where(path, depth)}: {detail}"
-        )
+    @staticmethod
+    def _message(path: str, segment: str, where: str, detail: str) -> str:
+        return f"cannot write path {path}: {segment} {where}: {detail}"
 
 
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_path(text: str) -> Path:
+def parse_path(text: str) -> FieldPath:
     """Parse the full path grammar (plain keys, ``[N]`` indices, quoted keys).
 
     Raises :class:`PathError` with a one-line message for malformed input.
@@ -136,7 +143,7 @@ def parse_path(text: str) -> Path:
             raise _error(text, "empty segment at the end (trailing '.')")
 
 
-def parse_plain_path(text: str) -> Path:
+def parse_plain_path(text: str) -> FieldPath:
     """Parse the annotation-key form: plain keys joined by dots, nothing else.
 
     Annotation keys cannot contain brackets or quotes, so these are rejected.
@@ -238,7 +245,7 @@ def _error(text: str, problem: str) -> PathError:
 # --------------------------------------------------------------------------- formatting
 
 
-def format_path(path: Path) -> str:
+def format_path(path: FieldPath) -> str:
     """Render a path so that ``parse_path(format_path(p)) == p`` for any non-empty path.
 
     Plain keys are joined with dots, indices attach as ``[N]``, and keys that need it are
@@ -271,7 +278,7 @@ def _seg_text(seg: Segment) -> str:
     return f"index {seg}" if isinstance(seg, Index) else f"key {quoted(seg.name)}"
 
 
-def _where(path: Path, depth: int) -> str:
+def _where(path: FieldPath, depth: int) -> str:
     return f"under {quoted(format_path(path[:depth]))}" if depth else "at the top level"
 
 
@@ -280,7 +287,7 @@ def _where(path: Path, depth: int) -> str:
 _MISSING: Any = object()
 
 
-def get_path(obj: Any, path: Path) -> Any:
+def get_path(obj: Any, path: FieldPath) -> Any:
     """Return the value at ``path`` in ``obj`` (the empty path returns ``obj`` itself).
 
     Raises :class:`PathNotFound` naming the first segment that could not be followed. Its
@@ -325,7 +332,7 @@ def _list_index(seg: Segment) -> int | None:
 # --------------------------------------------------------------------------- writing
 
 
-def set_path(obj: Any, path: Path, value: Any) -> Any:
+def set_path(obj: Any, path: FieldPath, value: Any) -> Any:
     """Return a copy of ``obj`` with the subtree at ``path`` replaced by ``value``.
 
     ``obj`` is never mutated: only the maps and lists along the path are copied, the rest is
@@ -338,7 +345,7 @@ def set_path(obj: Any, path: Path, value: Any) -> Any:
     return _set(obj, path, 0, value)
 
 
-def _set(node: Any, path: Path, depth: int, value: Any) -> Any:
+def _set(node: Any, path: FieldPath, depth: int, value: Any) -> Any:
     seg = path[depth]
     last = depth == len(path) - 1
     if isinstance(node, dict):
@@ -364,7 +371,7 @@ def _set(node: Any, path: Path, depth: int, value: Any) -> Any:
     raise PathSetError(path, depth, f"found {type_of(node)}, not a map or list")
 
 
-def delete_path(obj: Any, path: Path) -> Any:
+def delete_path(obj: Any, path: FieldPath) -> Any:
     """Return a copy of ``obj`` without the map key at ``path``.
 
     When the path does not exist the input is returned unchanged. Removing a list element is
@@ -376,7 +383,7 @@ def delete_path(obj: Any, path: Path) -> Any:
     return _delete(obj, path, 0)
 
 
-def _delete(node: Any, path: Path, depth: int) -> Any:
+def _delete(node: Any, path: FieldPath, depth: int) -> Any:
     seg = path[depth]
     last = depth == len(path) - 1
     if isinstance(node, dict):

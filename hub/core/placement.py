@@ -1,4 +1,4 @@
-"""Select the clusters a Federated object is placed on (KubeFed semantics, DESIGN.md §5).
+"""Select the clusters a Federated object is placed on (KubeFed semantics, docs/federated.md).
 
 Rules, in order:
 
@@ -14,14 +14,15 @@ The master is a candidate like any member; the caller gives it ``cluster-master:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hub.core import names
 from hub.core.federation import ApiGeneration, api_generation
 from hub.core.objects import Obj
+from hub.core.problems import Problem
 
 # --- cluster inventory
 
@@ -117,52 +118,31 @@ class LabelSelector:
         return not self.nothing and all(r.matches(labels) for r in self.requirements)
 
 
-@dataclass(frozen=True, slots=True)
-class SelectorError:
-    """A malformed label selector; ``message`` says what and where."""
+class SelectorError(Problem):
+    """A malformed label selector (reason ``InvalidSelector``); ``message`` says what and where."""
 
-    message: str
+    __slots__ = ()
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidSelector", message)
 
 
-# Kubernetes label key/value syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue).
-_NAME_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _OPERATORS = {op.value: op for op in Operator}
 _SELECTOR_FIELDS = frozenset({"matchLabels", "matchExpressions"})
 _EXPRESSION_FIELDS = frozenset({"key", "operator", "values"})
 
 
-def _key_problem(key: object) -> str | None:
-    if not isinstance(key, str) or not key:
-        return "key must be a non-empty string"
-    prefix, sep, name = key.rpartition("/")
-    if sep and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.match(prefix)):
-        return f"key {key!r} has an invalid prefix"
-    if not name or len(name) > 63 or not _NAME_RE.match(name):
-        return f"key {key!r} is not a valid label key"
-    return None
-
-
-def _value_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return "values must be strings"
-    if len(value) > 63 or not _NAME_RE.match(value):
-        return f"value {value!r} is not a valid label value"
-    return None
-
-
 def _parse_match_labels(raw: object) -> list[Requirement] | SelectorError:
-    if raw is None:
-        return []
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, Mapping | None):
         return SelectorError("matchLabels must be a map of strings")
-    requirements = []
-    for key, value in raw.items():
-        problem = _key_problem(key) or _value_problem(value)
-        if problem:
-            return SelectorError(f"matchLabels: {problem}")
-        requirements.append(Requirement(key, Operator.IN, frozenset([value])))
-    return requirements
+    labels = dict(raw or {})
+    problems = (
+        names.label_key_problem(k) or names.label_value_problem(v) for k, v in labels.items()
+    )
+    problem = next((p for p in problems if p), None)
+    if problem:
+        return SelectorError(f"matchLabels: {problem}")
+    return [Requirement(k, Operator.IN, frozenset([v])) for k, v in labels.items()]
 
 
 def _parse_expression(index: int, raw: object) -> Requirement | SelectorError:
@@ -173,7 +153,7 @@ def _parse_expression(index: int, raw: object) -> Requirement | SelectorError:
     if unknown:
         return SelectorError(f"{where} has unknown fields {unknown}")
     key = raw.get("key")
-    problem = _key_problem(key)
+    problem = names.label_key_problem(key)
     if problem:
         return SelectorError(f"{where}: {problem}")
     raw_operator = raw.get("operator")
@@ -181,21 +161,27 @@ def _parse_expression(index: int, raw: object) -> Requirement | SelectorError:
     if operator is None:
         allowed = ", ".join(op.value for op in Operator)
         return SelectorError(f"{where}: operator must be one of {allowed}")
-    values = raw.get("values")
-    if values is None:
-        values = []
-    if not isinstance(values, list):
-        return SelectorError(f"{where}: values must be a list of strings")
-    for value in values:
-        problem = _value_problem(value)
-        if problem:
-            return SelectorError(f"{where}: {problem}")
-    if operator in (Operator.IN, Operator.NOT_IN) and not values:
-        return SelectorError(f"{where}: operator {operator} needs at least one value")
-    if operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and values:
-        return SelectorError(f"{where}: operator {operator} takes no values")
-    assert isinstance(key, str)  # checked by _key_problem
+    values = _expression_values(operator, raw.get("values"))
+    if isinstance(values, str):
+        return SelectorError(f"{where}: {values}")
+    assert isinstance(key, str)  # checked by names.label_key_problem
     return Requirement(key, operator, frozenset(values))
+
+
+def _expression_values(operator: Operator, raw: object) -> list[str] | str:
+    """The values of one expression, or what is wrong with them."""
+    values = [] if raw is None else raw
+    if not isinstance(values, list):
+        return "values must be a list of strings"
+    for value in values:
+        problem = names.label_value_problem(value)
+        if problem:
+            return problem
+    if operator in (Operator.IN, Operator.NOT_IN) and not values:
+        return f"operator {operator} needs at least one value"
+    if operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and values:
+        return f"operator {operator} takes no values"
+    return values
 
 
 def _parse_match_expressions(raw: object) -> list[Requirement] | SelectorError:
@@ -251,11 +237,13 @@ class PlacementResult:
     unknown: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PlacementError:
-    """Malformed placement on the Federated object; ``message`` says what and where."""
+class PlacementError(Problem):
+    """Malformed placement on the Federated object (reason ``InvalidPlacement``)."""
 
-    message: str
+    __slots__ = ()
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidPlacement", message)
 
 
 def _listed_names(generation: ApiGeneration, placement: Mapping[str, Any]) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""Render a Federated object into the manifest for one member cluster (DESIGN.md §6).
+"""Render a Federated object into the manifest for one member cluster (docs/federated.md).
 
 Steps: copy ``spec.template``; drop server-owned metadata and ``status``; set apiVersion,
 kind, name and namespace; apply the cluster's overrides; add the managed label, the origin
@@ -22,8 +22,9 @@ from hub.core.federation import (
     api_group,
     target_kind,
 )
-from hub.core.objects import Obj
+from hub.core.objects import Obj, Origin
 from hub.core.overrides import OverrideError, apply_overrides
+from hub.core.problems import Problem
 
 #: Metadata the API server owns; copying it to a member would fail or lie.
 SERVER_OWNED_METADATA = (
@@ -53,11 +54,16 @@ class Rendered:
     desired_hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class RenderError:
-    """Why a Federated object cannot be rendered for a cluster; safe to show (no values)."""
+class RenderError(Problem):
+    """Why a Federated object cannot be rendered for a cluster (reason ``RenderFailed``).
 
-    message: str
+    Safe to show: it names fields and clusters, never values.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, message: str) -> None:
+        super().__init__("RenderFailed", message)
 
 
 class _Invalid(Exception):
@@ -178,7 +184,7 @@ def _render(
 
     _string_map(metadata, "labels")[MANAGED_LABEL] = "true"
     annotations = _string_map(metadata, "annotations")
-    annotations[ORIGIN_ANNOTATION] = f"{master_name}/{group}/{federated}/{namespace}/{name}"
+    annotations[ORIGIN_ANNOTATION] = str(Origin(master_name, group, federated, namespace, name))
     # A hash copied into the template must not feed into the new hash.
     annotations.pop(HASH_ANNOTATION, None)
     try:
@@ -192,7 +198,7 @@ def _render(
 def render(
     federated_obj: Obj, cluster_name: str, *, master_name: str, target_api_version: str
 ) -> Rendered | RenderError:
-    """Render ``federated_obj`` for ``cluster_name`` (DESIGN.md §6).
+    """Render ``federated_obj`` for ``cluster_name`` (docs/federated.md).
 
     ``target_api_version`` is the template's apiVersion when set (see
     :func:`target_api_version`), else the version the member prefers for the kind. The

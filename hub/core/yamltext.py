@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from hub.core.yamlfile import StrictLoader
+
 MAX_DEPTH = 200  # nesting levels; configuration and manifests (CRD schemas too) need fewer
 TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels)"
 
@@ -28,7 +30,8 @@ class YamlFault:
 def load_all(text: str) -> list[Any] | YamlFault:
     """Every document of ``text``, or why it cannot be read."""
     try:
-        documents = list(yaml.safe_load_all(text))
+        # Strict: a duplicate key is an error (hub.core.yamlfile.StrictLoader), as kubectl has it.
+        documents = list(yaml.load_all(text, Loader=StrictLoader))  # a SafeLoader: safe
     except yaml.YAMLError as exc:
         return _fault(text, exc)
     except RecursionError:

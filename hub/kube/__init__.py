@@ -1,0 +1,1 @@
+"""Talking to one Kubernetes API server; knows nothing of ``clusters.yaml``."""

@@ -63,6 +63,7 @@ class ClusterClient:
 
     @classmethod
     async def connect(cls, cluster: ClientConfig, **kwargs: Any) -> ClusterClient:
+        """A client for ``cluster``, credentials loaded and session open."""
         client = cls(cluster, **kwargs)
         await client._open()
         return client
@@ -77,9 +78,11 @@ class ClusterClient:
 
     @property
     def server(self) -> str:
+        """The API server URL, "" before the client is connected."""
         return self._endpoint.server if self._endpoint else ""
 
     async def close(self) -> None:
+        """Close the HTTP sessions, those retired by a credential reload included."""
         if self._derived:
             return
         for retired in self._retired:
@@ -184,6 +187,7 @@ class ClusterClient:
         return self._session, self._endpoint
 
     async def get(self, path: str, params: Params | None = None) -> Any:
+        """GET ``path`` and return the decoded JSON body."""
         return await self.request("GET", path, params=params)
 
     async def stream(

@@ -25,6 +25,8 @@ TOKEN_FILE_REFRESH_SECONDS = 60.0
 
 @dataclass
 class Endpoint:
+    """Where and how to reach an API server: URL, TLS context, name to verify."""
+
     server: str
     ssl: ssl.SSLContext | bool  # False: plain http
     server_hostname: str | None

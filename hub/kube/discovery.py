@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from hub.core import objects
 from hub.core.errors import KubeError, ResourceNameError, UnknownResource
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo, by_kind, resolve_resource
@@ -36,12 +37,15 @@ class Discovery:
 
     @property
     def resources(self) -> tuple[ResourceInfo, ...]:
+        """Every resource type found by the last refresh."""
         return self._resources
 
     def serves_group(self, group: str) -> bool:
+        """Whether the server serves any version of API group ``group``."""
         return group in self._groups
 
     async def refresh(self) -> None:
+        """Read the server's API groups and resources again (one refresh at a time)."""
         async with self._lock:
             started = time.monotonic()
             resources, groups, failed = await self._discover()
@@ -51,6 +55,7 @@ class Discovery:
                 log.warning("cluster %s: discovery of %s failed; skipping it", self.client.name, gv)
 
     async def ensure(self) -> None:
+        """Refresh once if nothing has been discovered yet."""
         if not self._resources:
             await self.refresh()
 
@@ -89,6 +94,7 @@ class Discovery:
         return await self.for_kind_any_group(kind)
 
     async def for_kind(self, group: str, kind: str, version: str | None = None) -> ResourceInfo:
+        """The resource for ``kind`` in ``group`` (preferred version unless ``version``)."""
         await self.ensure()
         found = by_kind(self._resources, group, kind, version)
         if not found and await self._maybe_refresh():
@@ -99,8 +105,10 @@ class Discovery:
         return found[0]
 
     async def for_kind_any_group(self, kind: str) -> ResourceInfo:
-        """The one resource serving ``kind`` in its preferred version; several groups serving
-        it is an error, since the hub cannot guess which one is meant."""
+        """The one resource serving ``kind`` in its preferred version, whatever its group.
+
+        Several groups serving it is an error, since the hub cannot guess which one is meant.
+        """
         await self.ensure()
         found = [i for i in self._resources if i.kind == kind and i.preferred]
         if not found and await self._maybe_refresh():
@@ -172,7 +180,7 @@ def _from_aggregated_groups(document: Any) -> tuple[list[ResourceInfo], list[str
     resources: list[ResourceInfo] = []
     stale: list[str] = []
     for group in document.get("items") or []:
-        name = (group.get("metadata") or {}).get("name", "")
+        name = objects.name(group)
         resources += _from_aggregated({"items": [group]}, name)
         stale += [
             f"{name}/{v.get('version')}"
@@ -185,7 +193,7 @@ def _from_aggregated_groups(document: Any) -> tuple[list[ResourceInfo], list[str
 def _from_aggregated(document: Any, group_name: str) -> list[ResourceInfo]:
     found: list[ResourceInfo] = []
     for group in document.get("items") or []:
-        name = (group.get("metadata") or {}).get("name", group_name) or ""
+        name = objects.name(group) or group_name
         for index, version in enumerate(group.get("versions") or []):
             if version.get("freshness") == "Stale":
                 continue

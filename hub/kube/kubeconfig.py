@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hub.core import yamlfile
 from hub.core.errors import KubeconfigError
+from hub.core.problems import Problem
 
 IN_CLUSTER = "in-cluster"
 
@@ -41,6 +41,7 @@ def default_kubeconfig_paths(environ: dict[str, str] | None = None) -> tuple[Pat
 
 
 def expand(path: str) -> Path:
+    """A path from user input with ``~`` and ``$VARS`` expanded."""
     return Path(os.path.expandvars(os.path.expanduser(path.strip())))
 
 
@@ -52,9 +53,11 @@ class KubeconfigSet:
     merged: dict[str, Any]
 
     def has_context(self, name: str) -> bool:
+        """Whether a context of that name is defined."""
         return any(c.get("name") == name for c in self.merged.get("contexts") or [])
 
     def context_names(self) -> list[str]:
+        """The names of every context, in file order."""
         return [str(c.get("name")) for c in self.merged.get("contexts") or []]
 
     def server_of(self, context: str) -> str | None:
@@ -66,6 +69,7 @@ class KubeconfigSet:
         return str(server).rstrip("/") if server else None
 
     def describe(self) -> str:
+        """The files, joined like ``$KUBECONFIG``, for messages."""
         return os.pathsep.join(str(p) for p in self.paths)
 
 
@@ -119,15 +123,17 @@ def load_kubeconfigs(paths: Sequence[Path], *, config_file: str, key: str) -> Ku
         if not path.exists():
             continue
         try:
-            doc = yaml.safe_load(path.read_text()) or {}
+            text = path.read_text()
         except OSError as exc:
             raise KubeconfigError(
                 config_file, key, f"cannot read kubeconfig {path}: {exc.strerror}"
             ) from None
-        except yaml.YAMLError as exc:
+        parsed = yamlfile.load(text)
+        if isinstance(parsed, Problem):
             raise KubeconfigError(
-                config_file, key, f"kubeconfig {path} is not valid YAML: {_yaml_line(exc)}"
-            ) from None
+                config_file, key, f"kubeconfig {path} is not valid YAML: {parsed}"
+            )
+        doc = parsed.value or {}
         if not isinstance(doc, dict):
             raise KubeconfigError(config_file, key, f"kubeconfig {path} is not a mapping")
         problem = _shape_problem(doc)
@@ -154,9 +160,3 @@ def _shape_problem(doc: dict[str, Any]) -> str | None:
             if not isinstance(entry.get(field) or {}, dict):
                 return f"{section}[{i}].{field} must be a mapping"
     return None
-
-
-def _yaml_line(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)

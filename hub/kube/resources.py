@@ -14,6 +14,8 @@ from hub.core.errors import ResourceNameError
 
 @dataclass(frozen=True, slots=True)
 class ResourceInfo:
+    """One resource type an API server serves, as discovery describes it."""
+
     group: str
     version: str
     resource: str  # plural, e.g. "deployments"
@@ -26,6 +28,7 @@ class ResourceInfo:
 
     @property
     def api_version(self) -> str:
+        """``group/version``, or just ``version`` for the core group."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
     def __str__(self) -> str:

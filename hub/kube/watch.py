@@ -15,6 +15,8 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
+from hub.core import objects
+from hub.core.backoff import Backoff
 from hub.core.errors import ApiError, Gone, KubeError
 from hub.core.objects import Obj
 from hub.kube.client import ClusterClient
@@ -29,7 +31,7 @@ StoreKey = tuple[str, str]  # (namespace, name)
 PAGE_SIZE = 500
 WATCH_TIMEOUT = (240, 480)  # seconds, server side; jittered so watches do not reconnect together
 READ_GRACE = 30.0  # client read timeout beyond the server's: a silent stream is dead
-BACKOFF = (0.5, 30.0)
+BACKOFF = (0.5, 30.0)  # seconds: first and longest wait after an error
 
 
 class WatchCache:
@@ -56,7 +58,7 @@ class WatchCache:
         self.store: dict[StoreKey, Obj] = {}
         self.synced = asyncio.Event()
         self.resource_version = ""
-        self._failures = 0
+        self._backoff = Backoff(*BACKOFF)
         #: The error that stopped the last list or watch; None once a list succeeds.
         self.last_error: KubeError | None = None
 
@@ -65,6 +67,7 @@ class WatchCache:
         return f"WatchCache({self.client.name}:{self.info}{where})"
 
     def get(self, namespace: str, name: str) -> Obj | None:
+        """The cached object, None when absent (``namespace`` is ignored when cluster-scoped)."""
         return self.store.get((namespace if self.info.namespaced else "", name))
 
     async def run(self) -> None:
@@ -74,15 +77,14 @@ class WatchCache:
                 if not self.resource_version:
                     await self._list()
                 await self._watch()
-                self._failures = 0
+                self._backoff.reset()
             except Gone:
                 log.debug("%r: resourceVersion expired; re-listing", self)
                 self.resource_version = ""
                 self.on_restart()
             except (KubeError, ValueError) as exc:
                 self.last_error = exc if isinstance(exc, KubeError) else None
-                self._failures += 1
-                delay = _backoff(self._failures)
+                delay = self._backoff.next()
                 log.warning("%r: %s; retrying in %.1fs", self, exc, delay)
                 self.on_restart()
                 await asyncio.sleep(delay)
@@ -106,10 +108,9 @@ class WatchCache:
                 item.setdefault("apiVersion", self.info.api_version)
                 item.setdefault("kind", self.info.kind)
                 fresh[_key(item)] = _strip(item)
-            metadata = page.get("metadata") or {}
-            token = metadata.get("continue") or ""
+            token = str(objects.metadata(page).get("continue") or "")
             if not token:
-                self.resource_version = metadata.get("resourceVersion", "")
+                self.resource_version = objects.resource_version(page)
                 break
         self._replace(fresh)
         self.last_error = None
@@ -124,7 +125,7 @@ class WatchCache:
             previous = old.get(key)
             if previous is None:
                 self.handler("ADDED", obj)
-            elif _rv(previous) != _rv(obj):
+            elif objects.resource_version(previous) != objects.resource_version(obj):
                 self.handler("MODIFIED", obj)
         for key, obj in old.items():
             if key not in fresh:
@@ -153,7 +154,7 @@ class WatchCache:
             if code == 410:
                 raise Gone(self.client.name, 410, "Gone", str(obj.get("message", "")))
             raise ApiError.from_response(self.client.name, int(code or 500), obj)
-        version = (obj.get("metadata") or {}).get("resourceVersion")
+        version = objects.resource_version(obj)
         if kind == "BOOKMARK":
             self.resource_version = version or self.resource_version
             return
@@ -171,12 +172,7 @@ class WatchCache:
 
 
 def _key(obj: Obj) -> StoreKey:
-    metadata = obj.get("metadata") or {}
-    return metadata.get("namespace", ""), metadata.get("name", "")
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    return objects.namespace(obj), objects.name(obj)
 
 
 def _strip(obj: Obj) -> Obj:
@@ -184,8 +180,3 @@ def _strip(obj: Obj) -> Obj:
     if isinstance(metadata, dict):
         metadata.pop("managedFields", None)
     return obj
-
-
-def _backoff(failures: int) -> float:
-    low, high = BACKOFF
-    return float(min(high, low * 2.0 ** (failures - 1)) * random.uniform(0.8, 1.2))

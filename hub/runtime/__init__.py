@@ -1,0 +1,1 @@
+"""Controller machinery without domain words: queue, caches, index, writer, leadership."""

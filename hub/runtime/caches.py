@@ -51,6 +51,7 @@ class CacheSet:
         self._serial = next(_SERIAL)
 
     def ensure(self, info: ResourceInfo, namespace: str = "") -> WatchCache:
+        """The cache for ``info`` in ``namespace``, started on first use (never waits)."""
         key = (GroupResource(info.group, info.resource), namespace if info.namespaced else "")
         cache = self._caches.get(key)
         if cache is not None:
@@ -116,6 +117,7 @@ class CacheSet:
         return None
 
     def synced_for(self, info: ResourceInfo, namespace: str) -> bool:
+        """Whether a synced cache covers ``info`` in ``namespace`` (its own or cluster-wide)."""
         gr = GroupResource(info.group, info.resource)
         return any(
             (cache := self._caches.get((gr, ns))) is not None and cache.synced.is_set()
@@ -123,6 +125,7 @@ class CacheSet:
         )
 
     def all_synced(self) -> bool:
+        """Whether every cache started so far has synced."""
         return all(cache.synced.is_set() for cache in self._caches.values())
 
     def settled(self) -> bool:

@@ -56,8 +56,10 @@ class Controller(ABC, Generic[K]):
         return not self.out_of_sync()
 
     def out_of_sync(self) -> list[str]:
-        """``--once``: one line per reason an object is not in sync (object, cluster, status,
-        message); empty when everything is."""
+        """``--once``: one line per reason an object is not in sync; empty when all is.
+
+        Each line names the object, the cluster, the status and the message.
+        """
         return []
 
     async def run_workers(self) -> None:

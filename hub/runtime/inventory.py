@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from functools import partial
 
 from hub.config.settings import ClusterConfig
 from hub.core import crd_cluster
+from hub.core.backoff import Backoff
 from hub.core.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
 from hub.core.federation import CONTROL_GROUPS, SYNCHUB_GROUP, ClusterStatus
 from hub.core.objects import Obj
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 10.0  # seconds between probes of a healthy member
 PROBE_BACKOFF = (1.0, 30.0)  # first and longest wait between probes of a failing member
+FIRST_PROBES_TIMEOUT = 30.0  # seconds: --once waits this long for every member's first probe
 MEMBER_TIMEOUT = 10.0  # per request: a black-holed member costs at most this
 CLUSTER_KINDS = ("KubeFedCluster", "FederatedCluster")
 
@@ -148,6 +149,14 @@ class Inventory:
             log.info("cluster %s: labels from %s", name, obj.get("kind"))
             self.changed.publish(name)
 
+    async def first_probes(self, timeout: float = FIRST_PROBES_TIMEOUT) -> None:
+        """Wait until every member has been probed once, or ``timeout`` seconds (``--once``)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.probed.wait()
+        except TimeoutError:
+            pass
+
     def clusters(self) -> list[Cluster]:
         """Every cluster, as placement sees it."""
         return [s.placement_cluster() for s in self.states.values()]
@@ -158,7 +167,8 @@ class Inventory:
 
     def set_labels(self, name: str, labels: dict[str, str], *, registry: bool = False) -> bool:
         """Labels from a KubeFedCluster/FederatedCluster object, or (``registry``) from the
-        cluster's ``synchub.io`` Cluster object; True when placement's labels changed."""
+        cluster's ``synchub.io`` Cluster object; True when placement's labels changed.
+        """
         state = self.states.get(name)
         if state is None:
             return False
@@ -191,15 +201,13 @@ class Inventory:
                 await state.client.close()
 
     async def _probe_loop(self, state: MemberState) -> None:
-        failures = 0
+        backoff = Backoff(*PROBE_BACKOFF)
         while True:
-            ok = await self._probe(state)
-            failures = 0 if ok else failures + 1
-            if ok:
+            if await self._probe(state):
+                backoff.reset()
                 delay = PROBE_INTERVAL
             else:
-                low, high = PROBE_BACKOFF
-                delay = min(high, low * 2 ** (failures - 1)) * random.uniform(0.8, 1.2)
+                delay = backoff.next()
             await asyncio.sleep(delay)
 
     async def _master_loop(self) -> None:

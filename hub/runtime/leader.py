@@ -33,6 +33,8 @@ LEASE_NAME = "synchub"
 
 @dataclass(frozen=True)
 class Timing:
+    """Lease timing, client-go's defaults: duration, renew deadline, retry period (seconds)."""
+
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     retry_period: float = 2.0
@@ -90,6 +92,7 @@ class WriteFence:
 
 
 def default_identity() -> str:
+    """This process's holder identity: pod (or host) name and a random suffix."""
     return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
@@ -98,6 +101,8 @@ def _micro_time() -> str:
 
 
 class LeaderElector:
+    """Takes, renews and releases the hub's Lease on the master (see the module docstring)."""
+
     def __init__(
         self,
         client: ClusterClient,
@@ -125,6 +130,7 @@ class LeaderElector:
 
     @property
     def path(self) -> str:
+        """The API path of the Lease."""
         return f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases/{LEASE_NAME}"
 
     async def acquire(self) -> None:

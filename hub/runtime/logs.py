@@ -11,8 +11,11 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The structured keys a log call gave with ``extra=`` (``cluster``, ``object``,
-    ``member_object``, ...): names of objects, never their values."""
+    """The structured keys a log call gave with ``extra=``.
+
+    They are ``cluster``, ``object``, ``member_object``, ...: names of objects, never their
+    values.
+    """
     return {k: v for k, v in vars(record).items() if k not in _STANDARD}
 
 

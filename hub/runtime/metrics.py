@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN.md §7). One registry per hub, so tests can run several."""
+"""Prometheus metrics (docs/metrics.md). One registry per hub, so tests can run several."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
+    """Every metric the hub exports (docs/metrics.md), in a registry of its own."""
+
     def __init__(self) -> None:
         #: Writes a dry run skipped: `run --once --dry-run` is in sync only when this is 0.
         self.dry_run_skipped = 0

@@ -79,14 +79,17 @@ class ItemExponentialFailureRateLimiter(Generic[K]):
         self._failures: dict[K, int] = {}
 
     def when(self, item: K) -> float:
+        """Count a failure of ``item`` and return its delay."""
         exponent = self._failures.get(item, 0)
         self._failures[item] = exponent + 1
         return min(self._max, self._base * 2.0 ** min(exponent, self._MAX_EXPONENT))
 
     def forget(self, item: K) -> None:
+        """Reset ``item``'s failures."""
         self._failures.pop(item, None)
 
     def num_requeues(self, item: K) -> int:
+        """How many failures of ``item`` are counted."""
         return self._failures.get(item, 0)
 
 
@@ -107,6 +110,8 @@ class BucketRateLimiter(Generic[K]):
         self._last = clock()
 
     def when(self, item: K) -> float:
+        """The delay the shared bucket imposes on this retry, whatever the item."""
+        del item  # one bucket for all items
         now = self._clock()
         elapsed = max(0.0, now - self._last)  # tolerate a clock that steps back
         self._last = now
@@ -114,9 +119,12 @@ class BucketRateLimiter(Generic[K]):
         return 0.0 if self._tokens >= 0 else -self._tokens / self._qps
 
     def forget(self, item: K) -> None:
-        pass
+        """Nothing to forget: the bucket keeps no per-item state."""
+        del item
 
     def num_requeues(self, item: K) -> int:
+        """Always 0: the bucket does not count retries."""
+        del item
         return 0
 
 
@@ -130,13 +138,16 @@ class MaxOfRateLimiter(Generic[K]):
 
     def when(self, item: K) -> float:
         # A list, not a generator: every limiter must record the failure.
+        """The longest delay any limiter asks for (each records the failure)."""
         return max([limiter.when(item) for limiter in self._limiters])
 
     def forget(self, item: K) -> None:
+        """Reset ``item`` in every limiter."""
         for limiter in self._limiters:
             limiter.forget(item)
 
     def num_requeues(self, item: K) -> int:
+        """The highest count any limiter keeps for ``item``."""
         return max(limiter.num_requeues(item) for limiter in self._limiters)
 
 
@@ -148,8 +159,10 @@ def default_controller_rate_limiter(
     burst: int = 100,
     clock: Clock = time.monotonic,
 ) -> MaxOfRateLimiter[K]:
-    """Per-item exponential backoff combined with an overall token bucket (client-go's
-    ``DefaultControllerRateLimiter``, with a 300 s cap instead of 1000 s)."""
+    """Per-item exponential backoff combined with an overall token bucket.
+
+    This is client-go's ``DefaultControllerRateLimiter``, with a 300 s cap instead of 1000 s.
+    """
     return MaxOfRateLimiter(
         ItemExponentialFailureRateLimiter(base_delay, max_delay),
         BucketRateLimiter(qps, burst, clock),
@@ -213,8 +226,10 @@ class WorkQueue(Generic[K]):
         self._wake_one_getter()
 
     def add_after(self, key: K, delay: float) -> None:
-        """Add ``key`` after ``delay`` seconds. For a key already waiting, the earliest
-        deadline wins. Delays <= 0 add at once."""
+        """Add ``key`` after ``delay`` seconds.
+
+        For a key already waiting, the earliest deadline wins. Delays <= 0 add at once.
+        """
         if self._shutting_down:
             return
         if delay <= 0:
@@ -240,6 +255,7 @@ class WorkQueue(Generic[K]):
         self._rate_limiter.forget(key)
 
     def num_requeues(self, key: K) -> int:
+        """How many times ``key`` has been retried since it last succeeded."""
         return self._rate_limiter.num_requeues(key)
 
     def _fire_delayed(self, key: K) -> None:

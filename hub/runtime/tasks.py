@@ -1,5 +1,8 @@
-"""Supervised background tasks: every task is referenced, restarted if it dies, and
-cancelled together on shutdown."""
+"""Supervised background tasks.
+
+Every task is referenced, restarted with backoff if it ends or dies, and cancelled together
+on shutdown.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,17 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from hub.core.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
+RESTART_BACKOFF = (1.0, 30.0)  # seconds: first and longest wait before restarting a task
 
 
 class Supervisor:
+    """Owns every background task: named, restarted with backoff, cancelled on stop."""
+
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
@@ -36,8 +44,10 @@ class Supervisor:
         return list(self._tasks)
 
     async def _keep(self, name: str, factory: TaskFactory) -> None:
-        delay = 1.0
+        # Exact delays, as before: one task restarting is no thundering herd.
+        backoff = Backoff(RESTART_BACKOFF[0], RESTART_BACKOFF[1], jitter=0.0)
         while not self._stopping:
+            delay = backoff.next()
             try:
                 await factory()
                 log.warning("task %s ended unexpectedly; restarting", name)
@@ -46,9 +56,9 @@ class Supervisor:
             except Exception:
                 log.exception("task %s failed; restarting in %.0fs", name, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
 
     async def stop(self) -> None:
+        """Cancel every task and wait until they have ended."""
         self._stopping = True
         tasks = list(self._tasks.values())
         self._tasks.clear()

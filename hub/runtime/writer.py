@@ -1,6 +1,8 @@
 """Every write the hub makes to a cluster goes through here: counted, and skipped in dry-run.
 
-Dry-run logs what would be written (object, verb, changed paths), never the values.
+Dry-run logs what would be written (object, verb, changed paths), never the values. Writes
+are refused while the write fence is closed (this process is not the leader). Status
+conditions are written by :meth:`Writer.write_status` alone, only when they change.
 """
 
 from __future__ import annotations
@@ -8,10 +10,12 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from hub.core.conditions import now_rfc3339
-from hub.core.errors import NotLeader
+from hub.core import objects
+from hub.core.conditions import Condition, now_rfc3339, status_patch
+from hub.core.errors import Conflict, NotFound, NotLeader
 from hub.core.objects import Obj
 from hub.kube.client import APPLY_PATCH, MERGE_PATCH, ClusterClient
 from hub.kube.resources import ResourceInfo
@@ -36,6 +40,8 @@ def changed_paths(patch: Any, prefix: str = "") -> list[str]:
 
 
 class Writer:
+    """Writes to one cluster: counted, refused without leadership, skipped in dry-run."""
+
     def __init__(
         self,
         client: ClusterClient,
@@ -51,6 +57,7 @@ class Writer:
 
     @property
     def cluster(self) -> str:
+        """The name of the cluster written to."""
         return self.client.name
 
     def _count(self, verb: str) -> None:
@@ -66,8 +73,11 @@ class Writer:
         return True
 
     async def _send(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
-        """One write request: the fence is checked again right before it leaves, and a
-        fence that closes while it is in flight cancels it."""
+        """Send one write request, fenced.
+
+        The fence is checked again right before the request leaves, and a fence that closes
+        while it is in flight cancels it.
+        """
         with self.fence.writing(what):
             return await self.client.request(
                 method, path, guard=functools.partial(self.fence.check, what), **kwargs
@@ -96,6 +106,51 @@ class Writer:
             content_type=MERGE_PATCH,
         )
         return result
+
+    async def write_status(
+        self,
+        info: ResourceInfo,
+        obj: Obj,
+        condition: Condition,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        condition_generation: bool = False,
+    ) -> bool:
+        """Set ``condition`` (and other ``status`` fields) on ``obj`` when they differ.
+
+        The patch goes to the status subresource under ``obj``'s resourceVersion. Returns
+        False when the object changed meanwhile (a conflict): the caller looks again at the
+        newer version. A kind without a status subresource, an object already deleted and a
+        status that already says it all are no failures.
+        """
+        if not info.has_status:
+            return True
+        patch = status_patch(
+            obj,
+            condition,
+            fields=fields,
+            condition_generation=condition_generation,
+            now=now_rfc3339(),
+        )
+        return patch is None or await self.patch_status(info, obj, patch["status"])
+
+    async def patch_status(self, info: ResourceInfo, obj: Obj, status: Obj) -> bool:
+        """Merge-patch ``status`` into ``obj``'s status subresource, under its resourceVersion.
+
+        Returns False when the object changed meanwhile (a conflict); an object already
+        deleted is no failure. Callers that compute more than one condition use this; the
+        others use :meth:`write_status`.
+        """
+        body = {"metadata": {"resourceVersion": objects.resource_version(obj)}, "status": status}
+        try:
+            await self.merge_patch(
+                info, objects.namespace(obj), objects.name(obj), body, subresource="status"
+            )
+        except NotFound:
+            return True
+        except Conflict:
+            return False
+        return True
 
     async def apply(
         self, info: ResourceInfo, namespace: str, name: str, obj: Obj, *, field_manager: str
@@ -131,7 +186,8 @@ class Writer:
         return result
 
     async def create(self, info: ResourceInfo, namespace: str, obj: Obj) -> Obj | None:
-        name = str((obj.get("metadata") or {}).get("name", ""))
+        """Create ``obj``; None when skipped (dry-run)."""
+        name = objects.name(obj)
         if self._skip("create", info, namespace, name, ""):
             return None
         self._count("create")
@@ -152,7 +208,7 @@ class Writer:
         self, involved: Obj, *, type_: str, reason: str, message: str, component: str = "synchub"
     ) -> None:
         """Record a core/v1 Event about ``involved`` (best effort: failures are only logged)."""
-        metadata = involved.get("metadata") or {}
+        metadata = objects.metadata(involved)
         namespace = metadata.get("namespace") or "default"
         name = f"{metadata.get('name', 'object')}.{uuid.uuid4().hex[:12]}"
         if self._skip("record event", _EVENTS, namespace, reason, ""):

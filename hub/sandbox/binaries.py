@@ -15,7 +15,7 @@ ENVTEST_ENV = {"kube-apiserver": "TEST_ASSET_KUBE_APISERVER", "etcd": "TEST_ASSE
 
 
 def find_binary(name: str, environ: Mapping[str, str] | None = None) -> Path:
-    """Look for a control-plane binary in the order DESIGN.md §8 gives."""
+    """Look for a control-plane binary in the order docs/cli.md (sandbox) gives."""
     env = os.environ if environ is None else environ
     candidates: list[Path] = []
     for variable in (BINARY_ENV[name], ENVTEST_ENV[name]):

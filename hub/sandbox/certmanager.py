@@ -47,6 +47,8 @@ T = TypeVar("T")
 
 
 class CertManagerNotFound(BinaryNotFound):
+    """The cert-manager controller build or its CRDs are not in the cache."""
+
     pass
 
 
@@ -69,10 +71,12 @@ def find_cert_manager(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def cert_manager_crds_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The newest cert-manager CRD file in the build cache."""
     return _find_crds("cert-manager", environ)
 
 
 def helmrelease_crd_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The newest Flux HelmRelease CRD file in the build cache."""
     return _find_crds("helmreleases", environ)
 
 
@@ -98,6 +102,7 @@ def _newest_first(paths: Any) -> list[Path]:
 
 
 def cluster_config(kubeconfig: Path, context: str) -> ClientConfig:
+    """How to reach sandbox context ``context`` through ``kubeconfig``."""
     return ClientConfig(name=context, context=context, kubeconfig=(kubeconfig,))
 
 
@@ -126,6 +131,7 @@ async def install_crds(client: ClusterClient, file: Path, timeout: float = READY
 
 
 async def install_cert_manager_crds(client: ClusterClient) -> None:
+    """cert-manager's CRDs, applied and Established."""
     await install_crds(client, cert_manager_crds_file())
 
 
@@ -135,6 +141,7 @@ async def install_helmrelease_crd(client: ClusterClient) -> None:
 
 
 def ready(obj: Any, condition: str = "Ready") -> bool:
+    """Whether ``obj`` has condition ``condition`` with status True."""
     conditions = ((obj or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == condition and c.get("status") == "True" for c in conditions)
 
@@ -170,8 +177,11 @@ async def create_issuer_chain(
     timeout: float = READY_TIMEOUT,
     check: Any = None,
 ) -> None:
-    """Self-signed ClusterIssuer → CA Certificate (in ``namespace``, the controller's cluster
-    resource namespace) → CA ClusterIssuer ``synchub-ca``; returns once that one is Ready."""
+    """Self-signed ClusterIssuer → CA Certificate → CA ClusterIssuer ``synchub-ca``.
+
+    The CA Certificate lives in ``namespace``, the controller's cluster resource namespace.
+    Returns once the CA issuer is Ready.
+    """
     issuer_ref = {"name": SELFSIGNED_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"}
     await apply(
         client,
@@ -209,8 +219,11 @@ def _cm(kind: str, name: str, spec: dict[str, Any], namespace: str | None = None
 
 
 def renewal_patch(certificate: dict[str, Any]) -> dict[str, Any]:
-    """The status merge patch ``cmctl renew`` amounts to: condition Issuing=True, reason
-    ManuallyTriggered (cert-manager then issues a new certificate within a second)."""
+    """The status merge patch ``cmctl renew`` amounts to.
+
+    It sets condition Issuing=True with reason ManuallyTriggered; cert-manager then issues a
+    new certificate within a second.
+    """
     status = certificate.get("status") or {}
     conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Issuing"]
     conditions.append(
@@ -251,6 +264,7 @@ def write_context_kubeconfig(kubeconfig: Path, context: str, destination: Path) 
 
 
 def controller_args(binary: Path, kubeconfig: Path, namespace: str) -> list[str]:
+    """The command line of cert-manager's controller for one sandbox cluster."""
     return [
         str(binary),
         f"--kubeconfig={kubeconfig}",
@@ -311,8 +325,11 @@ async def setup_async(
 
 
 def blocking(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to completion in a thread of its own, so that a caller's event loop
-    (running or not) is left alone: for the sandbox CLI and synchronous tests."""
+    """Run ``coroutine`` to completion in a thread of its own.
+
+    A caller's event loop (running or not) is left alone: for the sandbox CLI and synchronous
+    tests.
+    """
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
 

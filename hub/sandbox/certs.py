@@ -16,12 +16,16 @@ VALIDITY = datetime.timedelta(days=365)
 
 @dataclass(frozen=True)
 class Pem:
+    """A certificate and its private key, PEM-encoded."""
+
     cert: bytes
     key: bytes
 
 
 @dataclass(frozen=True)
 class ClusterCerts:
+    """The certificates of one sandbox cluster: its CA, the API server's, the admin's."""
+
     ca: Pem
     serving: Pem
     admin: Pem
@@ -65,6 +69,7 @@ def _builder(
 
 
 def make_cluster_certs(cluster: str) -> ClusterCerts:
+    """A fresh CA for ``cluster`` and the serving and admin certificates it signs."""
     ca_key = _key()
     ca_name = _name(f"synchub-sandbox-{cluster}-ca")
     ca_cert = (

@@ -55,6 +55,7 @@ class GitServer:
 
     @property
     def password(self) -> str:
+        """The basic-auth password of the git server."""
         return (self.root / "auth").read_text().split(":", 1)[1].strip()
 
     def up(self) -> str:
@@ -113,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
     root: Path
     credentials: bytes
 
-    def log_message(self, format: str, *args: object) -> None:
+    def log_message(self, format: str, *args: object) -> None:  # noqa: ARG002  (the base's signature)
         sys.stderr.write(f"{self.command} {self.path.split('?')[0]}\n")
 
     def do_GET(self) -> None:

@@ -89,6 +89,7 @@ def _signal(pid: int, sig: int) -> None:
 
 
 def tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log file, "" when it cannot be read."""
     try:
         content = path.read_text(errors="replace").splitlines()
     except OSError:

@@ -33,15 +33,19 @@ Say = Callable[[str], None]
 
 
 def context_name(cluster: str) -> str:
+    """The kubeconfig context of sandbox cluster ``cluster``."""
     return f"synchub-{cluster}"
 
 
 def member_names(count: int) -> list[str]:
+    """The names of ``count`` members: ``member-1`` ..."""
     return [f"member-{i}" for i in range(1, count + 1)]
 
 
 @dataclass
 class ProcessRecord:
+    """A process the sandbox started: its pid, arguments and log file."""
+
     pid: int
     args: list[str]
     log: str
@@ -49,6 +53,8 @@ class ProcessRecord:
 
 @dataclass
 class ClusterRecord:
+    """One sandbox cluster: its directory, port and processes."""
+
     name: str
     dir: str
     port: int
@@ -60,21 +66,26 @@ class ClusterRecord:
 
     @property
     def context(self) -> str:
+        """The cluster's kubeconfig context."""
         return context_name(self.name)
 
     @property
     def server(self) -> str:
+        """The cluster's API server URL."""
         return f"https://127.0.0.1:{self.port}"
 
 
 @dataclass
 class State:
+    """What ``sandbox up`` started, kept in ``DIR/state.json``."""
+
     members: int
     clusters: list[ClusterRecord] = field(default_factory=list)
     version: int = STATE_VERSION
 
     @classmethod
     def read(cls, path: Path) -> State | None:
+        """The state in ``path``; None when missing or written by another version."""
         try:
             raw = json.loads(path.read_text())
             clusters = []
@@ -94,6 +105,7 @@ class State:
             return None
 
     def write(self, path: Path) -> None:
+        """Save the state to ``path``."""
         path.write_text(json.dumps(asdict(self), indent=2))
 
 
@@ -106,20 +118,25 @@ class Sandbox:
 
     @property
     def state_file(self) -> Path:
+        """Where the state is kept."""
         return self.dir / "state.json"
 
     @property
     def kubeconfig(self) -> Path:
+        """The kubeconfig with a context per cluster."""
         return self.dir / "kubeconfig"
 
     @property
     def clusters_yaml(self) -> Path:
+        """The ``clusters.yaml`` for ``synchub run`` on the sandbox."""
         return self.dir / "clusters.yaml"
 
     def state(self) -> State | None:
+        """The recorded state, None when nothing was started."""
         return State.read(self.state_file)
 
     def cluster(self, name: str) -> ClusterRecord:
+        """The record of cluster ``name``; a SandboxError when there is none."""
         state = self.state()
         for record in state.clusters if state else []:
             if record.name == name:
@@ -167,9 +184,11 @@ class Sandbox:
         return state
 
     def start_cert_manager(self, name: str = MASTER) -> ProcessRecord:
-        """cert-manager's CRDs, its controller and the ``synchub-ca`` issuer chain on
-        cluster ``name``; the controller is recorded in the state, so ``down`` stops it.
-        Already running: nothing to do."""
+        """Start cert-manager on cluster ``name``: its CRDs, its controller, the CA issuers.
+
+        The issuer chain ends in ``synchub-ca``. The controller is recorded in the state, so
+        ``down`` stops it. Already running: nothing to do.
+        """
         from hub.sandbox import certmanager
 
         state = self.state()
@@ -189,6 +208,7 @@ class Sandbox:
         return record.cert_manager
 
     def stop_cert_manager(self, name: str = MASTER) -> None:
+        """Stop cert-manager's controller on cluster ``name`` (its CRDs and issuers stay)."""
         record = self.cluster(name)
         if record.cert_manager is not None:
             stop(record.cert_manager.pid, record.dir)
@@ -230,6 +250,7 @@ class Sandbox:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def healthy(self, state: State | None = None) -> bool:
+        """Whether every recorded process runs and every API server answers."""
         state = state or self.state()
         if state is None:
             return False
@@ -245,6 +266,7 @@ class Sandbox:
     # --- outages, for tests and the demo --------------------------------------------------
 
     def stop_apiserver(self, name: str) -> None:
+        """Stop one cluster's API server (an outage, for tests and the demo)."""
         record = self.cluster(name)
         if record.apiserver is not None:
             stop(record.apiserver.pid, record.dir)
@@ -265,8 +287,10 @@ class Sandbox:
         self._wait(State(state.members, [record]), "apiserver", APISERVER_TIMEOUT)
 
     def rebuild(self, name: str) -> None:
-        """Replace cluster ``name`` by an empty one: same ports, certificates and context,
-        fresh etcd data (a lost cluster re-created, for disaster-recovery tests)."""
+        """Replace cluster ``name`` by an empty one (a lost cluster re-created).
+
+        Same ports, certificates and context, fresh etcd data: for disaster-recovery tests.
+        """
         state = self.state()
         assert state is not None
         record = next(r for r in state.clusters if r.name == name)
@@ -399,6 +423,8 @@ def _apiserver_args(binary: str, r: ClusterRecord) -> list[str]:
 
 
 def kubeconfig_document(state: State) -> dict[str, Any]:
+    """The kubeconfig for ``state``: a cluster, user and context per cluster."""
+
     def b64(path: Path) -> str:
         return base64.b64encode(path.read_bytes()).decode()
 
@@ -435,6 +461,7 @@ def kubeconfig_document(state: State) -> dict[str, Any]:
 
 
 def clusters_yaml_text(state: State, kubeconfig: Path) -> str:
+    """``clusters.yaml`` for the sandbox: the master and every member."""
     document: dict[str, Any] = {
         "kubeconfig": str(kubeconfig),
         "master": {"name": MASTER, "context": context_name(MASTER)},

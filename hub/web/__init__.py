@@ -1,0 +1,1 @@
+"""The HTTP endpoints (docs/metrics.md); reads snapshots, never controllers."""

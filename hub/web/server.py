@@ -1,5 +1,8 @@
-"""HTTP endpoints: /healthz (alive), /readyz (caches synced), /metrics (Prometheus),
-/status (the status page) and /status.json (its data), both rendered from snapshots."""
+"""HTTP endpoints (docs/metrics.md): health, readiness, metrics and the status page.
+
+/healthz (alive), /readyz (caches synced), /metrics (Prometheus), /status (the status page)
+and /status.json (its data), both rendered from snapshots.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from hub.web import status
 
 
 def parse_addr(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` too) as a pair; a UsageError when malformed."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise UsageError(f"--http-addr: {text!r} is not HOST:PORT")
@@ -26,6 +30,8 @@ def parse_addr(text: str) -> tuple[str, int]:
 
 
 class HttpServer:
+    """Serves /healthz, /readyz, /metrics and the status page (docs/metrics.md)."""
+
     def __init__(
         self,
         metrics: Metrics,
@@ -39,6 +45,7 @@ class HttpServer:
         self.port = 0
 
     def app(self) -> web.Application:
+        """The aiohttp application with the three routes."""
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -48,6 +55,7 @@ class HttpServer:
         return app
 
     async def start(self, host: str, port: int) -> None:
+        """Listen on ``host:port``; :attr:`port` holds the port really bound."""
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -57,6 +65,7 @@ class HttpServer:
         self.port = sockets[0].getsockname()[1] if sockets else port
 
     async def stop(self) -> None:
+        """Stop listening."""
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -139,7 +139,8 @@ def render_page(
     """The HTML page for ``query`` (a full document; the refresh script swaps one region).
 
     ``nonce`` marks the inline style and script for the Content-Security-Policy header;
-    ``now`` (wall clock, default the view's time) is what ages are counted from."""
+    ``now`` (wall clock, default the view's time) is what ages are counted from.
+    """
     page = paginate(view, query)
     detail = page.rows[0] if query.object and page.rows else None
     return _ENV.get_template("status.html.j2").render(

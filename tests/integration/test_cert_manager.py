@@ -88,7 +88,7 @@ async def test_certificate_issued_then_renewed(clusters: Clusters, cert_manager:
     wait_for(lambda: get_certificate(custom, CERTIFICATE)["status"].get("revision") == 2)
     assert certmanager.ready(get_certificate(custom, CERTIFICATE))
     assert renewed_after < 30
-    print(f"renewal: new tls.crt {renewed_after:.2f}s after the request")
+    print(f"renewal: new tls.crt {renewed_after:.2f}s after the request")  # noqa: T201  a figure for -s runs
 
 
 async def test_helmrelease_crd_is_fluxs(clusters: Clusters) -> None:

@@ -1,4 +1,4 @@
-"""Unit tests for hub.cli.main: exit codes and one-line errors, no clusters needed."""
+"""Unit tests for hub.cli.main: exit codes and one-line errors (docs/cli.md), no clusters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests for hub.config: the clusters.yaml contract, its errors and its good paths.
+"""Unit tests for hub.config: the clusters.yaml contract (docs/configuration.md), its errors.
 
 Every configuration error is a ConfigError (exit code 2) whose message is one line naming the
 file, the key and the problem.

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from hub.core.copy_resolve import (
     NOT_FOUND,
     PENDING,
-    Problem,
     Scopes,
     Unreadable,
     forbidden,
@@ -24,6 +23,7 @@ from hub.core.copy_resolve import (
 from hub.core.copy_rules import RULES_ANNOTATION, parse_rules
 from hub.core.errors import ResourceNameError, UnknownResource
 from hub.core.objects import Obj, ObjectRef
+from hub.core.problems import Problem
 
 REPLACE = "k8s-copier.fig.org/replace-spec.template.data"
 LITERAL = "k8s-copier.fig.org/replace-spec.template.metadata.labels.team"

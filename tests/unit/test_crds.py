@@ -1,5 +1,7 @@
-"""The CRDs in deploy/crds are exactly what ``synchub crds`` renders (DESIGN.md §5), and their
-schemas close what users can misspell."""
+"""The CRDs in deploy/crds are what ``synchub crds`` renders (docs/federated-types.md).
+
+Their schemas close what users can misspell.
+"""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from hub.core.paths import (
     MAX_SEGMENTS,
+    FieldPath,
     Index,
     Key,
-    Path,
     PathError,
     PathNotFound,
     PathSetError,
@@ -51,7 +51,7 @@ from hub.core.paths import (
         ("x[007]", (Key("x"), Index(7))),
     ],
 )
-def test_parse_path_valid(text: str, expected: Path) -> None:
+def test_parse_path_valid(text: str, expected: FieldPath) -> None:
     assert parse_path(text) == expected
 
 
@@ -142,7 +142,7 @@ def test_parse_plain_path_malformed(text: str) -> None:
         ((Key(""),), "['']"),
     ],
 )
-def test_format_path(path: Path, text: str) -> None:
+def test_format_path(path: FieldPath, text: str) -> None:
     assert format_path(path) == text
     if path:
         assert parse_path(text) == path
@@ -158,7 +158,7 @@ paths = st.lists(segments, min_size=1, max_size=8).map(tuple)
 
 
 @given(paths)
-def test_parse_format_round_trip(path: Path) -> None:
+def test_parse_format_round_trip(path: FieldPath) -> None:
     assert parse_path(format_path(path)) == path
 
 
@@ -298,7 +298,7 @@ key_paths = st.lists(st.text(alphabet="abc.", min_size=1, max_size=3).map(Key), 
 
 
 @given(json_values, key_paths.map(tuple), json_values)
-def test_set_then_get_and_no_mutation(obj: Any, path: Path, value: Any) -> None:
+def test_set_then_get_and_no_mutation(obj: Any, path: FieldPath, value: Any) -> None:
     before = copy.deepcopy(obj)
     try:
         out = set_path(obj, path, value)
@@ -310,7 +310,7 @@ def test_set_then_get_and_no_mutation(obj: Any, path: Path, value: Any) -> None:
 
 
 @given(st.dictionaries(st.sampled_from("abc"), json_values), key_paths.map(tuple), json_values)
-def test_set_on_maps_always_succeeds(obj: dict[str, Any], path: Path, value: Any) -> None:
+def test_set_on_maps_always_succeeds(obj: dict[str, Any], path: FieldPath, value: Any) -> None:
     # Only keys on a map: every intermediate is either a map, created, or a scalar/list.
     before = copy.deepcopy(obj)
     try:

@@ -1,0 +1,1 @@
+"""The cluster registry: one ``Cluster`` object per configured cluster."""

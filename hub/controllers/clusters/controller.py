@@ -77,7 +77,8 @@ def status_patch(obj: Obj, state: MemberState) -> Obj | None:
 
 class ClusterRegistry(Controller[str]):
     """Keeps the master's ``Cluster`` objects in step with ``clusters.yaml`` and the
-    inventory; keys are cluster names."""
+    inventory; keys are cluster names.
+    """
 
     name = "clusters"
     declaration = Declaration(

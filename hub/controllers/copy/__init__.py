@@ -1,0 +1,1 @@
+"""Copy annotations (docs/annotations.md)."""

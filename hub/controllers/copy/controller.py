@@ -13,12 +13,11 @@ import time
 from typing import Any
 
 from hub.config.settings import Config
-from hub.core import copy_rules
+from hub.core import copy_rules, objects
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
 from hub.core.copy_resolve import (
     NOT_FOUND,
     PENDING,
-    Problem,
     Resolution,
     Unreadable,
     forbidden,
@@ -35,6 +34,7 @@ from hub.core.federation import (
 from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.patch import merge_patch
 from hub.core.paths import PathSetError
+from hub.core.problems import Problem
 from hub.core.sync_state import reconcile_requested
 from hub.kube.client import ClusterClient
 from hub.kube.discovery import Discovery
@@ -159,11 +159,11 @@ class CopyController(Controller[ObjectRef]):
             metadata.get("name", ""),
         )
 
-    def _on_target(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+    def _on_target(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         if GroupResource(info.group, info.resource) in self._target_kinds:
             self.queue.add(self._ref(info, obj))
 
-    def _on_source(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+    def _on_source(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         now = time.monotonic()
         for target in self.index.dependents(self._ref(info, obj)):
             self._source_seen.setdefault(target, now)
@@ -215,21 +215,14 @@ class CopyController(Controller[ObjectRef]):
         info = self.targets.infos.get(key.group_resource)
         target = self.targets.get(info, key.namespace, key.name) if info else None
         if info is None or target is None:
-            self.index.remove_target(key)
-            if self.reported.pop(key, None) is not None and info is not None:
-                self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
-            self._unknown_resource.discard(key)
+            self._forget(key, info)
             return
         if annotation_is_true(target, SUSPEND_ANNOTATION):
             log.info("copy %s: suspended (%s); writing nothing", key, SUSPEND_ANNOTATION)
             return
-        annotations = (target.get("metadata") or {}).get("annotations") or {}
-        parsed = copy_rules.parse_rules(annotations)
+        parsed = copy_rules.parse_rules(objects.annotations_of(target))
         if not parsed.rules and not parsed.errors:
-            self.index.remove_target(key)  # annotation removed: its rules stop at once
-            if self.reported.pop(key, None) is not None:
-                self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
-            self._unknown_resource.discard(key)
+            self._forget(key, info)  # annotation removed: its rules stop at once
             return
         outcome = await self._resolve(key, parsed)
         self.index.set_sources(key, outcome.sources)
@@ -254,6 +247,13 @@ class CopyController(Controller[ObjectRef]):
                 await self._report(info, key, target, problems, has_rules=True)
                 raise
         await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
+
+    def _forget(self, key: ObjectRef, info: ResourceInfo | None) -> None:
+        """The target is gone or asks for no copy any more: drop all that is known of it."""
+        self.index.remove_target(key)
+        if self.reported.pop(key, None) is not None and info is not None:
+            self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
+        self._unknown_resource.discard(key)
 
     async def _resolve(self, key: ObjectRef, parsed: copy_rules.ParsedRules) -> Resolution:
         """Resolve the rules against the source caches (started on first reference)."""

@@ -1,6 +1,8 @@
-"""The GitSync controller (docs/gitsync.md): poll each GitSync's repository every
-``interval`` (or at once on ``synchub reconcile gitsync/NAME``), apply the revision to the
-clusters its placement selects, prune, and report on the GitSync.
+"""The GitSync controller (docs/gitsync.md): manifests from git onto the selected clusters.
+
+It polls each GitSync's repository every ``interval`` (or at once on ``synchub reconcile
+gitsync/NAME``), applies the revision to the clusters its placement selects, prunes, and
+reports on the GitSync.
 
 Reconciles are keyed by the GitSync; a watch event enqueues it only when its generation, its
 ``synchub.io/reconcile-at`` or its ``synchub.io/suspend`` annotation changed, so the hub's own
@@ -105,9 +107,11 @@ class GitSyncController(Controller[ObjectRef]):
             pass
 
     def in_sync(self) -> bool:
+        """No GitSync failed at its last reconcile (``--once``)."""
         return not self.failing
 
     def synced(self) -> bool:
+        """The GitSync objects are listed."""
         return self.cache.all_synced()
 
     def resync(self, _cluster: str = "") -> None:
@@ -116,6 +120,7 @@ class GitSyncController(Controller[ObjectRef]):
             self.queue.add(ref)
 
     def close(self) -> None:
+        """Drop the checked-out repositories."""
         self.engine.close()
 
     def _ref(self, obj: Obj) -> ObjectRef:
@@ -124,11 +129,13 @@ class GitSyncController(Controller[ObjectRef]):
         return ObjectRef(self.master.name, gitspec.GROUP, gitspec.PLURAL, namespace, name)
 
     def on_gitsync(self, _info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        """A GitSync changed: queue it when its spec or request did."""
         ref = self._ref(obj)
         if kind == "DELETED" or self._seen.get(ref) != _marker(obj):
             self.queue.add(ref)
 
     async def reconcile(self, key: ObjectRef) -> None:
+        """Fetch, plan and apply one GitSync, then write its status."""
         obj = self.cache.get(self.info, key.namespace, key.name) if self.info else None
         if obj is None:
             self.failing.discard(key)
@@ -171,7 +178,7 @@ class GitSyncController(Controller[ObjectRef]):
             credentials = await self._credentials(key.namespace, spec.secret_name)
         except NotFound:
             return Outcome(False, gitspec.FETCH_FAILED, f"secretRef {spec.secret_name}: not found")
-        selected = self._select(obj, spec)
+        selected = self._select(spec)
         if isinstance(selected, Outcome):
             return selected
         targets, skipped = self._targets(key, spec, selected)
@@ -207,7 +214,7 @@ class GitSyncController(Controller[ObjectRef]):
         return GitCredentials(value("username"), value("password"), value("identity"),
                               value("known_hosts"))  # fmt: skip
 
-    def _select(self, obj: Obj, spec: gitspec.GitSyncSpec) -> list[str] | Outcome:
+    def _select(self, spec: gitspec.GitSyncSpec) -> list[str] | Outcome:
         placement = gitspec.placement_object(spec.placement)
         if placement is None:
             return [self.master.name]

@@ -65,6 +65,7 @@ class ClusterOutcome:
     message: str = ""
 
     def as_status(self, revision: str) -> dict[str, str]:
+        """The ``status.clusters`` entry for this cluster at ``revision``."""
         entry = {"name": self.name, "revision": revision, "status": self.status}
         if self.message:
             entry["message"] = self.message
@@ -107,6 +108,7 @@ class Engine:
             shutil.rmtree(entry[2].directory, ignore_errors=True)
 
     def close(self) -> None:
+        """Forget every repository checkout."""
         for key in list(self._repos):
             self.forget(key)
 
@@ -215,8 +217,11 @@ async def _info(discovery: Discovery, entry: Entry, obj: Obj | None) -> Resource
 
 
 async def _diff(target: Target, planned: Plan) -> _Work:
-    """What differs on one cluster: the objects to apply (read a LIST per resource and
-    namespace, so a big revision costs a few requests), and the prune candidates."""
+    """What differs on one cluster: the objects to apply, and the prune candidates.
+
+    Live objects are read with a LIST per resource and namespace, so a big revision costs a
+    few requests.
+    """
     infos = {entry: await _info(target.discovery, entry, obj) for entry, obj in planned.applies}
     groups: dict[tuple[ResourceInfo, str], list[Entry]] = {}
     for entry, info in infos.items():

@@ -32,8 +32,9 @@ def build_gitsync(
     *,
     once: bool = False,
 ) -> GitSyncController:
-    """The controller, on the shared member ``inventory``, with its working-copy directory
-    (``$SYNCHUB_GIT_WORKDIR``, else a fresh temporary one), removed on shutdown.
+    """The controller, on the shared member ``inventory``, with its working-copy directory.
+
+    The directory is ``$SYNCHUB_GIT_WORKDIR``, else a fresh temporary one, removed on shutdown.
 
     It idles until the master serves ``gitsyncs.synchub.io`` (looked for at every discovery
     refresh).

@@ -1,0 +1,1 @@
+"""ObjectSync: one source object fanned out to many namespaces (docs/objectsync.md)."""

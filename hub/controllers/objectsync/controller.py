@@ -1,5 +1,7 @@
-"""ObjectSync (docs/objectsync.md): one source object on the master, copied to many namespaces
-on the master and on members; all three API forms read by this one controller.
+"""ObjectSync (docs/objectsync.md): one source object, copied to many namespaces and clusters.
+
+The copies go to namespaces on the master and on members; all three API forms are read by
+this one controller.
 
 A reconcile reads the sync, its source and the namespaces from caches, asks the pure planner
 (:mod:`hub.core.fanout`) for the desired copies, and brings each cluster in line: create,
@@ -15,6 +17,7 @@ import asyncio
 import logging
 
 from hub.config.settings import Config
+from hub.core import objects
 from hub.core.copy_rules import cross_namespace_denied
 from hub.core.errors import Requeue, UnknownResource
 from hub.core.fanout import (
@@ -59,7 +62,6 @@ log = logging.getLogger(__name__)
 
 RETRY = (1.0, 300.0)  # first and longest wait before retrying failed destinations
 WAIT_FOR_REMOVAL = 10.0
-MEMBERS_PROBED_TIMEOUT = 30.0  # --once: longest wait for every member's first probe
 
 
 class ObjectSyncController(Controller[ObjectRef]):
@@ -120,17 +122,16 @@ class ObjectSyncController(Controller[ObjectRef]):
                     self.syncs.ensure(info, namespace)
 
     def synced(self) -> bool:
-        """The sync objects are listed, or refused for good: a hub whose RBAC leaves ObjectSync
-        out is still ready for the rest (the watch logs the 403 and keeps retrying)."""
+        """The sync objects are listed, or refused for good.
+
+        A hub whose RBAC leaves ObjectSync out is still ready for the rest (the watch logs the
+        403 and keeps retrying).
+        """
         return self.syncs.settled()
 
     async def settle(self) -> None:
         """``--once`` judges members too: give each its first probe before looking."""
-        try:
-            async with asyncio.timeout(MEMBERS_PROBED_TIMEOUT):
-                await self.inventory.probed.wait()
-        except TimeoutError:
-            pass
+        await self.inventory.first_probes()
         self.resync()
 
     def in_sync(self) -> bool:
@@ -161,6 +162,7 @@ class ObjectSyncController(Controller[ObjectRef]):
     # --- reconcile ----------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
+        """Plan one sync's copies from the caches and bring every cluster in line."""
         info = self.syncs.infos.get(key.group_resource)
         obj = self.syncs.get(info, key.namespace, key.name) if info else None
         if info is None or obj is None:
@@ -252,7 +254,7 @@ class ObjectSyncController(Controller[ObjectRef]):
             key,
             origin.annotation,
             source_info,
-            _rv(source),
+            objects.resource_version(source),
             create_only=spec.update_mode == "create-only",
             adopt=annotation_is_true(obj, ADOPT_ANNOTATION),
         )
@@ -367,11 +369,4 @@ def refused(config: Config, info: ResourceInfo) -> st.Verdict | None:
 
 
 def _ref(cluster: str, info: ResourceInfo, obj: Obj) -> ObjectRef:
-    metadata = obj.get("metadata") or {}
-    return ObjectRef(
-        cluster, info.group, info.resource, metadata.get("namespace", ""), metadata.get("name", "")
-    )
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    return ObjectRef(cluster, info.group, info.resource, objects.namespace(obj), objects.name(obj))

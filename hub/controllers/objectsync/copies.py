@@ -13,6 +13,7 @@ import copy
 import logging
 from dataclasses import dataclass
 
+from hub.core import objects
 from hub.core.errors import ApiError, Conflict, KubeError, NotFound, UnknownResource
 from hub.core.fanout import DATA_FIELDS, DesiredCopy, Plan
 from hub.core.federation import FIELD_MANAGER, HASH_ANNOTATION, MANAGED_LABEL, ORIGIN_ANNOTATION
@@ -65,6 +66,7 @@ class ClusterSync:
         self._blocked: set[tuple[ObjectRef, str, str, str]] = set()
 
     def forget(self, key: ObjectRef) -> None:
+        """The sync is gone: drop what was recorded about its copies."""
         for entry in [e for e in self._written if e[0] == key]:
             del self._written[entry]
         self._blocked = {e for e in self._blocked if e[0] != key}
@@ -150,7 +152,7 @@ class ClusterSync:
             if (job.key, wanted.cluster, wanted.namespace, wanted.name) in self._blocked:
                 return await self._existing(job, writer, info, wanted)
             return await self._create(job, writer, info, wanted)
-        in_sync = _annotation(live, HASH_ANNOTATION) == wanted.desired_hash
+        in_sync = objects.annotation(live, HASH_ANNOTATION) == wanted.desired_hash
         where = (job.key, wanted.cluster, wanted.namespace, wanted.name)
         if job.create_only or (in_sync and not drifted(self._written, where, wanted, live)):
             return _ok(wanted, job.version if in_sync else "")
@@ -191,7 +193,7 @@ class ClusterSync:
             return await self._create(job, writer, info, wanted)
         except KubeError as exc:
             return self._error(wanted, exc)
-        ours = _labels(live).get(MANAGED_LABEL) == "true" and _origin(live) == job.origin
+        ours = objects.labels_of(live).get(MANAGED_LABEL) == "true" and _origin(live) == job.origin
         if ours or job.adopt:
             self._blocked.discard(place)
         else:
@@ -212,7 +214,7 @@ class ClusterSync:
         try:
             if wanted.strategy == "replace":
                 body = copy.deepcopy(wanted.obj)
-                body["metadata"]["resourceVersion"] = _rv(live)
+                body["metadata"]["resourceVersion"] = objects.resource_version(live)
                 written = await writer.replace(info, wanted.namespace, wanted.name, body)
             else:
                 written = await writer.apply(
@@ -255,7 +257,9 @@ class ClusterSync:
 
     def _record(self, key: ObjectRef, wanted: DesiredCopy, written: Obj | None) -> None:
         if written is not None:
-            self._written[(key, wanted.cluster, wanted.namespace, wanted.name)] = _rv(written)
+            self._written[(key, wanted.cluster, wanted.namespace, wanted.name)] = (
+                objects.resource_version(written)
+            )
 
     def _error(self, wanted: DesiredCopy, exc: KubeError) -> st.Result:
         self.inventory.mark_failed(wanted.cluster, exc)
@@ -289,15 +293,18 @@ def drifted(
     wanted: DesiredCopy,
     live: Obj,
 ) -> bool:
-    """Someone else changed what the hub set (exactly, for ``replace``). The version recorded
-    after the hub's own write answers cheaply; a live copy found equal is recorded too."""
-    if written.get(where) == _rv(live):
+    """Someone else changed what the hub set (exactly, for ``replace``).
+
+    The version recorded after the hub's own write answers cheaply; a live copy found equal
+    is recorded too.
+    """
+    if written.get(where) == objects.resource_version(live):
         return False
     if not contains(live, wanted.obj):
         return True
     if wanted.strategy == "replace" and not _same_keys(live, wanted.obj):
         return True
-    written[where] = _rv(live)
+    written[where] = objects.resource_version(live)
     return False
 
 
@@ -323,20 +330,8 @@ def _same_keys(live: Obj, desired: Obj) -> bool:
     )
 
 
-def _annotation(obj: Obj, name: str) -> str:
-    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(name, ""))
-
-
 def _origin(obj: Obj) -> str:
-    return _annotation(obj, ORIGIN_ANNOTATION)
-
-
-def _labels(obj: Obj) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    return objects.annotation(obj, ORIGIN_ANNOTATION)
 
 
 def _describe(info: ResourceInfo, wanted: DesiredCopy) -> str:

@@ -1,10 +1,13 @@
-"""The finalizer ``synchub.io/objectsync``: set on every sync, cleared once its copies are gone
-(deleted, or orphaned when the sync says ``synchub.io/orphan: "true"``)."""
+"""The finalizer ``synchub.io/objectsync``: set on every sync, cleared once its copies are gone.
+
+Gone means deleted, or orphaned when the sync says ``synchub.io/orphan: "true"``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 
+from hub.core import objects
 from hub.core.errors import NotFound, UnknownResource
 from hub.core.federation import ORPHAN_ANNOTATIONS, annotation_is_true
 from hub.core.objects import Obj, ObjectRef
@@ -30,7 +33,12 @@ class Finalizer:
         finalizers = (obj.get("metadata") or {}).get("finalizers") or []
         if FINALIZER in finalizers or self.writer.dry_run:
             return obj
-        patch = {"metadata": {"finalizers": [*finalizers, FINALIZER], "resourceVersion": _rv(obj)}}
+        patch = {
+            "metadata": {
+                "finalizers": [*finalizers, FINALIZER],
+                "resourceVersion": objects.resource_version(obj),
+            }
+        }
         try:
             return await self.writer.merge_patch(info, key.namespace, key.name, patch)
         except NotFound:
@@ -58,10 +66,6 @@ class Finalizer:
         if FINALIZER not in finalizers:
             return
         kept = [f for f in finalizers if f != FINALIZER]
-        patch = {"metadata": {"finalizers": kept, "resourceVersion": _rv(obj)}}
+        patch = {"metadata": {"finalizers": kept, "resourceVersion": objects.resource_version(obj)}}
         with contextlib.suppress(NotFound):
             await self.writer.merge_patch(info, key.namespace, key.name, patch)
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))

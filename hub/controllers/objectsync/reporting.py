@@ -1,5 +1,8 @@
-"""Status and Events of one sync: the status subresource written only when it changes; a
-Warning Event for each transition into a failure and a Normal Event on recovery, each once."""
+"""Status and Events of one sync.
+
+The status subresource is written only when it changes; a Warning Event marks each
+transition into a failure and a Normal Event the recovery, each once.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import logging
 from collections.abc import Callable
 
 from hub.core.conditions import Condition, find
-from hub.core.errors import Conflict, NotFound
 from hub.core.objects import Obj, ObjectRef
 from hub.kube.resources import ResourceInfo
 from hub.runtime.snapshots import SEVERITY, Cell, Health, Snapshots
@@ -40,6 +42,7 @@ class Reporter:
         self._kinds: dict[ObjectRef, str] = {}  # what the status page was told, to forget it
 
     def forget(self, key: ObjectRef) -> None:
+        """The sync is gone: forget its last report."""
         self._seen.pop(key, None)
         kind = self._kinds.pop(key, None)
         if kind is not None:
@@ -82,20 +85,8 @@ class Reporter:
         conditions = st.conditions_for(types, results, verdict)
         await self._events(key, obj, types, results, conditions, verdict)
         patch = st.status_patch(obj, results, conditions)
-        if patch is not None:
-            metadata = obj.get("metadata") or {}
-            body = {
-                "metadata": {"resourceVersion": metadata.get("resourceVersion")},
-                "status": patch,
-            }
-            try:
-                await self.writer.merge_patch(
-                    info, key.namespace, key.name, body, subresource="status"
-                )
-            except NotFound:
-                pass
-            except Conflict:
-                self.requeue(key)  # the object moved on; its next version gets the status
+        if patch is not None and not await self.writer.patch_status(info, obj, patch):
+            self.requeue(key)  # the object moved on; its next version gets the status
         return conditions[0].status == "True"
 
     async def _events(

@@ -58,6 +58,7 @@ class Result:
 
     @property
     def place(self) -> str:
+        """``cluster/namespace/name`` of the copy, for messages."""
         return f"{self.cluster}/{self.namespace}/{self.name}"
 
 

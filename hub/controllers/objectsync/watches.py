@@ -120,6 +120,7 @@ class Watches:
     # --- caches per cluster -----------------------------------------------------------------
 
     def namespace_cache(self, cluster: str, client: ClusterClient) -> CacheSet:
+        """The Namespace cache of ``cluster``, started (again) for its current client."""
         cache = self.namespaces.get(cluster)
         if cache is None or cache.client is not client:
             cache = CacheSet(
@@ -146,6 +147,7 @@ class Watches:
         ]
 
     def copy_cache(self, cluster: str, client: ClusterClient) -> CacheSet:
+        """The managed-copy cache of ``cluster``, started (again) for its current client."""
         cache = self.copies.get(cluster)
         if cache is None or cache.client is not client:
             cache = CacheSet(

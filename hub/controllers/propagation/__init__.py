@@ -1,0 +1,1 @@
+"""Direct propagation of Federated objects (docs/federated.md)."""

@@ -1,5 +1,7 @@
-"""Direct propagation: push each Federated object, rendered per cluster, to the clusters its
-placement selects; remove it elsewhere; correct drift; report status.
+"""Direct propagation (docs/federated.md): Federated objects onto the clusters they select.
+
+Each Federated object is rendered per cluster and pushed to the clusters its placement
+selects; it is removed elsewhere, drift is corrected, status reported.
 
 This module orchestrates: it takes the events, runs one Federated object's placement, asks
 :mod:`.member` to do the work on each cluster, and writes the finalizer, the status and the
@@ -31,8 +33,9 @@ from hub.controllers.propagation.report import (
     is_failure,
     transitions,
 )
+from hub.core import objects
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
-from hub.core.errors import Conflict, NotFound, Requeue, Retry
+from hub.core.errors import NotFound, Requeue, Retry
 from hub.core.federation import (
     FEDERATED_GROUPS,
     FINALIZER,
@@ -48,7 +51,7 @@ from hub.core.federation import (
     annotation_is_true,
     target_kind,
 )
-from hub.core.objects import Obj, ObjectRef
+from hub.core.objects import Obj, ObjectRef, Origin
 from hub.core.placement import PlacementError, select_clusters
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
@@ -175,7 +178,8 @@ class PropagationController(Controller[ObjectRef]):
 
     def _kubefed_adopts(self) -> bool:
         """A KubeFedConfig on the master says ``adoptResources: Enabled`` (KubeFed's own
-        switch, honoured as ``propagation.adopt``; docs/propagation.md)."""
+        switch, honoured as ``propagation.adopt``; docs/propagation.md).
+        """
         return any(
             (obj.get("spec") or {}).get("adoptResources") == "Enabled"
             for cache in self.kubefed_configs
@@ -198,7 +202,7 @@ class PropagationController(Controller[ObjectRef]):
 
     # --- events ----------------------------------------------------------------------------
 
-    def on_federated(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+    def on_federated(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         """A Federated object changed on the master: queue it, noting when it was seen."""
         if info.group not in FEDERATED_GROUPS:
             return
@@ -210,7 +214,7 @@ class PropagationController(Controller[ObjectRef]):
         """The copy controller changed a template because of a source change seen then."""
         self._observed[ref] = min(observed_at, self._observed.get(ref, observed_at))
 
-    def _on_member(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+    def _on_member(self, _info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         ref = self._origin_ref(obj)
         if ref is not None:
             self.queue.add(ref)
@@ -224,7 +228,8 @@ class PropagationController(Controller[ObjectRef]):
 
     def _cluster_changed(self, cluster: str) -> None:
         """A cluster became ready or not, or its labels changed: look at everything again,
-        and sweep it for leftovers of deletions released while it was away."""
+        and sweep it for leftovers of deletions released while it was away.
+        """
         self.resync()
         self.queue.add(sweep_key(cluster))
 
@@ -236,23 +241,22 @@ class PropagationController(Controller[ObjectRef]):
                 self.queue.add(sweep_key(name))
 
     def _origin_ref(self, obj: Obj) -> ObjectRef | None:
-        origin = str(
-            ((obj.get("metadata") or {}).get("annotations") or {}).get(ORIGIN_ANNOTATION, "")
-        )
-        parts = origin.split("/")
-        if len(parts) != 5 or parts[0] != self.master:
+        origin = Origin.parse(objects.annotation(obj, ORIGIN_ANNOTATION))
+        if origin is None or origin.master != self.master:
             return None
-        _, group, kind, namespace, name = parts
         for info in self.federated.infos.values():
-            if info.group == group and info.kind == kind:
-                return ObjectRef(self.master, group, info.resource, namespace, name)
+            if info.group == origin.group and info.kind == origin.kind:
+                return ObjectRef(
+                    self.master, origin.group, info.resource, origin.namespace, origin.name
+                )
         return None
 
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
         """Finalize a deleted Federated object, or place it and write its status; a sweep
-        key removes a cluster's leftovers instead (see :mod:`.leftovers`)."""
+        key removes a cluster's leftovers instead (see :mod:`.leftovers`).
+        """
         if not self.inventory.labels_synced():
             # Placing on partial labels could delete copies that belong there.
             raise Requeue(0.5)
@@ -268,7 +272,7 @@ class PropagationController(Controller[ObjectRef]):
             kind = target_kind(str(fed.get("kind", "")))
         except ValueError:
             return
-        metadata = fed.get("metadata") or {}
+        metadata = objects.metadata(fed)
         if metadata.get("deletionTimestamp"):
             await self._finalize(key, info, fed, kind)
             return
@@ -304,7 +308,7 @@ class PropagationController(Controller[ObjectRef]):
             answered = [self.lanes.submit(name, key) for name in self.inventory.states]
             if self._await_lanes:
                 await asyncio.gather(*answered)
-            current = self._current_results(key, _rv(fed), selected)
+            current = self._current_results(key, objects.resource_version(fed), selected)
             if current is None:
                 self.queue.add_after(key, STALLED_AFTER)  # a lane still working; look again
                 return
@@ -382,13 +386,16 @@ class PropagationController(Controller[ObjectRef]):
         result = await self.members.sync(key, fed, kind, state, selected, force=force)
         if result is not None and result.wrote:
             self._wrote.add(key)
-        return Outcome(_rv(fed), selected, result)
+        return Outcome(objects.resource_version(fed), selected, result)
 
     async def _announce(
         self, key: ObjectRef, fed: Obj, kind: str, results: list[ClusterResult]
     ) -> None:
-        """A Warning Event and a log line for each cluster that went into a failure; a Normal
-        Event for each that recovered (docs/propagation.md, "Failures and retries")."""
+        """Announce the clusters whose result changed, once each.
+
+        A Warning Event and a log line for each cluster that went into a failure; a Normal
+        Event for each that recovered (docs/propagation.md, "Failures and retries").
+        """
         previous = self._announced.get(key)
         if previous is None:
             entries = _status(fed).get("clusters") or []
@@ -432,7 +439,7 @@ class PropagationController(Controller[ObjectRef]):
     # --- deletion --------------------------------------------------------------------------
 
     async def _finalize(self, key: ObjectRef, info: ResourceInfo, fed: Obj, kind: str) -> None:
-        finalizers = (fed.get("metadata") or {}).get("finalizers") or []
+        finalizers = objects.metadata(fed).get("finalizers") or []
         if FINALIZER not in finalizers:
             return
         orphan = annotation_is_true(fed, *ORPHAN_ANNOTATIONS)
@@ -462,7 +469,7 @@ class PropagationController(Controller[ObjectRef]):
         self._forget(key)
 
     def _deletion_timed_out(self, fed: Obj) -> bool:
-        stamp = str((fed.get("metadata") or {}).get("deletionTimestamp", ""))
+        stamp = str(objects.metadata(fed).get("deletionTimestamp", ""))
         try:
             since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError:
@@ -476,7 +483,9 @@ class PropagationController(Controller[ObjectRef]):
         self, info: ResourceInfo, key: ObjectRef, fed: Obj, finalizers: list[str]
     ) -> Obj | None:
         """Set the finalizer list; the updated object, or None if the object is gone."""
-        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": _rv(fed)}}
+        patch = {
+            "metadata": {"finalizers": finalizers, "resourceVersion": objects.resource_version(fed)}
+        }
         try:
             return await self.members.writer(self.inventory.get(self.master)).merge_patch(
                 info, key.namespace, key.name, patch
@@ -493,8 +502,11 @@ class PropagationController(Controller[ObjectRef]):
         condition: Condition,
         handled: str = "",
     ) -> None:
-        """Write ``status`` (observedGeneration, clusters, the Propagation condition and the
-        handled reconcile request) when any of it changed."""
+        """Write ``status`` when any of it changed.
+
+        That is observedGeneration, clusters, the Propagation condition and the handled
+        reconcile request.
+        """
         self.snapshots.publish(
             self.name, info.kind, key.namespace, key.name,
             [Cell(r.name, r.status, HEALTH.get(r.status, Health.FAILING), r.message)
@@ -505,7 +517,7 @@ class PropagationController(Controller[ObjectRef]):
         if not info.has_status:
             return
         status = _status(fed)
-        generation = (fed.get("metadata") or {}).get("generation")
+        generation = objects.generation(fed)
         clusters = [r.as_status() for r in sorted(results, key=lambda r: r.name)]
         conditions = status.get("conditions")
         handled = handled or str(status.get("lastHandledReconcileAt") or "")
@@ -520,14 +532,8 @@ class PropagationController(Controller[ObjectRef]):
         }
         if handled:
             wanted["lastHandledReconcileAt"] = handled
-        patch = {"metadata": {"resourceVersion": _rv(fed)}, "status": wanted}
-        try:
-            await self.members.writer(self.inventory.get(self.master)).merge_patch(
-                info, key.namespace, key.name, patch, subresource="status"
-            )
-        except NotFound:
-            pass
-        except Conflict:
+        writer = self.members.writer(self.inventory.get(self.master))
+        if not await writer.patch_status(info, fed, wanted):
             self.queue.add(key)  # the object moved on; its next version gets the status
 
 
@@ -566,10 +572,5 @@ def _status(obj: Obj) -> dict[str, Any]:
 
 
 def _ref(cluster: str, info: ResourceInfo, obj: Obj) -> ObjectRef:
-    metadata = obj.get("metadata") or {}
-    namespace = metadata.get("namespace", "") if info.namespaced else ""
-    return ObjectRef(cluster, info.group, info.resource, namespace, metadata.get("name", ""))
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    namespace = objects.namespace(obj) if info.namespaced else ""
+    return ObjectRef(cluster, info.group, info.resource, namespace, objects.name(obj))

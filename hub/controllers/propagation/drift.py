@@ -77,7 +77,8 @@ _EPSILON = 1e-6  # seconds
 
 class FightDetector(Generic[K]):
     """Counts drift corrections per key over a sliding window of ``clock`` time, and when
-    each key was last written by someone else."""
+    each key was last written by someone else.
+    """
 
     def __init__(
         self,
@@ -98,7 +99,8 @@ class FightDetector(Generic[K]):
 
     def hold(self, key: K, version: str) -> float:
         """Drift seen on ``key``, whose live copy is at ``version``: 0.0 to correct it now
-        (counted), or the seconds to hold off because the hub is in a fight over it."""
+        (counted), or the seconds to hold off because the hub is in a fight over it.
+        """
         now = self.clock()
         seen = self._foreign.get(key)
         if seen is None or seen[0] != version:

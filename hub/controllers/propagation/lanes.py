@@ -66,7 +66,8 @@ class Lanes:
 
     def submit(self, cluster: str, key: ObjectRef) -> asyncio.Future[None]:
         """Queue ``key`` on ``cluster``'s lane; the future resolves once a run that started
-        after this call has finished."""
+        after this call has finished.
+        """
         lane = self._lanes.get(cluster)
         if lane is None:
             lane = self._lanes[cluster] = _Lane()
@@ -82,7 +83,8 @@ class Lanes:
 
     def stalled_for(self, cluster: str) -> float:
         """Seconds the oldest work in flight on ``cluster`` has run when past
-        :data:`STALLED_AFTER`, else 0."""
+        :data:`STALLED_AFTER`, else 0.
+        """
         lane = self._lanes.get(cluster)
         if lane is None or not lane.busy:
             return 0.0

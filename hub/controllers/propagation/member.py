@@ -119,7 +119,8 @@ class Members:
     ) -> ClusterResult | None:
         """Bring one cluster in line for one Federated object; None when it holds nothing.
 
-        ``force`` (a new ``synchub.io/reconcile-at``) applies even when the hash matches."""
+        ``force`` (a new ``synchub.io/reconcile-at``) applies even when the hash matches.
+        """
         name = state.name
         if not state.ready or state.discovery is None:
             return ClusterResult(name, state.problem, state.message) if selected else None
@@ -218,7 +219,8 @@ class Members:
     ) -> Obj | ClusterResult | None:
         """Apply ``obj`` (or replace ``live`` exactly, strategy replace); a change refused as
         immutable is ApplyFailed naming the field, or recreates the copy when ``fed`` says
-        ``synchub.io/on-immutable: recreate``."""
+        ``synchub.io/on-immutable: recreate``.
+        """
         try:
             return await self._apply(state, info, key, obj, _replacing(fed, live))
         except Invalid as exc:
@@ -269,7 +271,8 @@ class Members:
         replacing: Obj | None = None,
     ) -> Obj | None:
         """Server-side apply ``obj``; with ``replacing`` (strategy replace) an update at that
-        object's resourceVersion instead, so fields others added are removed."""
+        object's resourceVersion instead, so fields others added are removed.
+        """
         writer = self.writer(state)
         if replacing is not None:
             metadata = {**obj.get("metadata", {}), "resourceVersion": resource_version(replacing)}
