@@ -348,14 +348,14 @@ def test_a_running_hub_follows_a_live_controller(operator: Operator, hub: HubPro
     operator.ok("kubectl apply -f -", stdin=json.dumps(lease))  # fmt: skip
     try:
         changed = "propagation mode changed from direct to federation"
-        wait_for(lambda: changed in hub.output(), timeout=45)  # discovery refresh: 30 s
+        wait_for(lambda: changed in hub.output(), timeout=90)  # discovery refresh: 30 s
         line = next(x for x in hub.output().splitlines() if changed in x)
         assert "WARNING" in line
         assert readyz(hub) == (200, "ready; propagation mode federation\n")
     finally:
         operator.ok("kubectl delete lease kubefed-controller-manager -n kube-federation-system")
     wait_for(lambda: "propagation mode changed from federation to direct" in hub.output(),
-             timeout=45)  # fmt: skip
+             timeout=90)  # fmt: skip
     operator.ok("kubectl apply -f -", stdin=demo_objects("after-switch", {"clusters": [
         {"name": "member-1"}]}))  # fmt: skip
-    wait_for(lambda: member_has(operator, "after-switch"), timeout=60)
+    wait_for(lambda: member_has(operator, "after-switch"), timeout=120)

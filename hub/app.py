@@ -383,9 +383,10 @@ class Manager:
             log.error("--once: not in sync: %s", line)
         if reasons:
             return 1
-        delayed = sum(c.queue.delayed for c in self.controllers)
-        if delayed:
-            log.error("--once: %d objects are waiting to retry after errors", delayed)
+        # Scheduled looks (a sweep, a poll, a requeue) are not errors; failed retries are.
+        retrying = sum(c.queue.retrying for c in self.controllers)
+        if retrying:
+            log.error("--once: %d objects are waiting to retry after errors", retrying)
             return 1
         if self.metrics.dry_run_skipped:
             log.error("--once --dry-run: %d writes would be needed", self.metrics.dry_run_skipped)

@@ -213,6 +213,11 @@ class WorkQueue(Generic[K]):
         """Keys waiting on an :meth:`add_after` / :meth:`add_rate_limited` timer."""
         return len(self._delayed)
 
+    @property
+    def retrying(self) -> int:
+        """Delayed keys that failed (a rate-limited retry), not those merely scheduled."""
+        return sum(1 for key in self._delayed if self._rate_limiter.num_requeues(key) > 0)
+
     # adding
 
     def add(self, key: K) -> None:

@@ -22,7 +22,7 @@ from hub.sandbox import MASTER, Sandbox, certmanager
 from hub.sandbox.process import alive
 from hub.testing import Clusters, crd_served, require_cert_manager_build, wait_for
 
-NAMESPACE = "cloud"
+NAMESPACE = "cm-issuance"  # e2e/test_cert_manager_seed.py holds the seed's cloud/cloud-certificate
 CERTIFICATE = "cloud-certificate"
 SECRET = "cloud-certificate-tls"
 CM = ("cert-manager.io", "v1")

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
+from hub.cli.render import CLUSTER_ANNOTATION
 from hub.testing import Clusters
 
 
@@ -52,14 +53,15 @@ def test_render_objectsync_copies_per_cluster(
 
     result = render(clusters, str(path), "-o", "json")
     assert result.returncode == 0, result.stderr
-    decoder, text, rendered = json.JSONDecoder(), result.stdout.strip(), []
-    while text:
-        document, end = decoder.raw_decode(text)
-        rendered.append(document)
-        text = text[end:].strip()
-    places = {(d["cluster"], d["object"]["metadata"]["namespace"]) for d in rendered}
+    listed = json.loads(result.stdout)  # one List: each item names its cluster
+    assert listed["kind"] == "List"
+    rendered = listed["items"]
+    places = {
+        (d["metadata"]["annotations"][CLUSTER_ANNOTATION], d["metadata"]["namespace"])
+        for d in rendered
+    }
     assert places == {("member-1", team), ("member-2", team)}
-    copy = rendered[0]["object"]
+    copy = rendered[0]
     assert set(copy["data"]) == {"renamed"}
     assert copy["metadata"]["labels"]["synchub.io/managed"] == "true"
     assert copy["metadata"]["annotations"]["synchub.io/origin"] == (

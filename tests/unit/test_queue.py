@@ -495,3 +495,13 @@ async def _run_workers(keys: list[str], workers: int, rng: random.Random) -> Non
     await asyncio.gather(*tasks)
     # Every add was followed by a processing run that started after it.
     assert all(last_started[key] > added for key, added in last_added.items())
+
+
+async def test_retrying_counts_failed_keys_not_scheduled_ones() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add_after("scheduled", 60)
+    queue.add_rate_limited("failed")
+    queue.add_rate_limited("failed")  # the earlier deadline stays; still one key
+    assert queue.delayed == 2
+    assert queue.retrying == 1
+    queue.shutdown()
