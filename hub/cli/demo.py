@@ -34,7 +34,7 @@ from hub.config.settings import Config
 from hub.core.crds import DEFAULT_GROUPS, crd_documents
 from hub.core.errors import Conflict, KubeError, NotFound, SandboxError
 from hub.kube.client import ClusterClient
-from hub.sandbox import DEFAULT_DIR, MASTER, Sandbox
+from hub.sandbox import DEFAULT_DIR, MASTER, Sandbox, certmanager
 from hub.sandbox.gitserver import GitServer
 from hub.sandbox.process import alive, stop
 from hub.testing import HubProcess, api_client, create_crds, free_port, poll_async
@@ -94,11 +94,42 @@ async def create(client: ClusterClient, path: str, body: dict[str, Any]) -> None
         await client.request("POST", path, body=body)
 
 
-async def arrange(config: Config) -> None:
-    """The demo's namespace, TLS Secret and FederatedSecret on the master (CRDs served)."""
+def cert_manager_built() -> bool:
+    """Whether `make control-plane` built the real cert-manager (it does, after its first run)."""
+    try:
+        certmanager.find_cert_manager()
+        certmanager.cert_manager_crds_file()
+    except certmanager.CertManagerNotFound:
+        return False
+    return True
+
+
+CERTIFICATE = {
+    "apiVersion": "cert-manager.io/v1",
+    "kind": "Certificate",
+    "metadata": {"name": SECRET, "namespace": NAMESPACE},
+    "spec": {
+        "secretName": SECRET,
+        "dnsNames": ["cloud.example.com"],
+        "issuerRef": {"kind": "ClusterIssuer", "name": certmanager.CA_ISSUER},
+    },
+}
+
+
+async def arrange(config: Config, *, real: bool) -> None:
+    """The demo's namespace, the certificate's Secret and its FederatedSecret on the master.
+
+    ``real``: cert-manager issues the Secret from a Certificate; else a stand-in writes it.
+    """
     async with await ClusterClient.connect(config.master) as master:
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
         await create(master, "/api/v1/namespaces", ns)
+        path = f"/apis/types.kubefed.io/v1beta1/namespaces/{NAMESPACE}/federatedsecrets"
+        if real:
+            certificates = f"{certmanager.CM_API}/namespaces/{NAMESPACE}/certificates"
+            await create(master, certificates, CERTIFICATE)
+            await create(master, path, FEDERATED_SECRET)
+            return
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -120,8 +151,12 @@ def install_crds(sandbox: Sandbox) -> None:
         client.close()
 
 
-async def rotate(config: Config, serial: int) -> None:
+async def rotate(config: Config, serial: int, *, real: bool) -> None:
+    """Renew the certificate: cert-manager re-issues it (``cmctl renew``), or the stand-in does."""
     async with await ClusterClient.connect(config.master) as master:
+        if real:
+            await certmanager.renew(master, NAMESPACE, SECRET)
+            return
         await master.request(
             "PATCH",
             f"/api/v1/namespaces/{NAMESPACE}/secrets/{SECRET}",
@@ -156,14 +191,18 @@ def table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-async def wait_in_sync(config: Config, timeout: float = 60.0) -> list[tuple[str, str, str]]:
-    """The holdings once every cluster holds the same data (or as they are at ``timeout``)."""
+async def wait_in_sync(
+    config: Config, timeout: float = 60.0, *, not_hash: str = ""
+) -> list[tuple[str, str, str]]:
+    """The holdings once every cluster holds the same data, other than ``not_hash`` (the data
+    before a renewal), or as they are at ``timeout``.
+    """
     rows: list[tuple[str, str, str]] = []
 
     async def in_sync() -> bool:
         rows[:] = await holdings(config)
         hashes = {h for _, _, h in rows}
-        return len(hashes) == 1 and "(none)" not in hashes
+        return len(hashes) == 1 and not hashes & {"(none)", not_hash}
 
     await poll_async(in_sync, timeout, interval=0.3)
     return rows
@@ -203,24 +242,30 @@ def main() -> int:
     if args.down:
         down(sandbox)
         return 0
+    real = cert_manager_built()
     try:
-        sandbox.up(2)
+        sandbox.up(2, cert_manager=real)
     except SandboxError as exc:
         print(f"demo: sandbox failed: {exc}", file=sys.stderr)
         return 1
     config = load_config(sandbox.clusters_yaml)
     install_crds(sandbox)
-    asyncio.run(arrange(config))
+    asyncio.run(arrange(config, real=real))
     asyncio.run(demo_git.install_crd(config))
-    say("applied a TLS Secret and its FederatedSecret (placement: cluster-master DoesNotExist)")
+    if real:
+        say("the real cert-manager (v1.16.2) issues Certificate cloud-certificate on the master")
+    else:
+        say("cert-manager is not built (make control-plane): a stand-in writes the TLS Secret")
+    say("applied the FederatedSecret copying it (placement: cluster-master DoesNotExist)")
     port = start_hub(sandbox)
     say(f"status page: http://127.0.0.1:{port}/status")
     rows = asyncio.run(wait_in_sync(config))
     print(f"\nThe Secret, fanned out to the members (the master's own copy is the source):\n"
           f"{table(rows)}\n")  # fmt: skip
-    say("rotating the certificate on the master, as cert-manager would on renewal")
-    asyncio.run(rotate(config, int(time.time())))
-    rows = asyncio.run(wait_in_sync(config))
+    say("renewing the certificate on the master" + (" (as cmctl renew asks)" if real else ""))
+    before = rows[0][2] if rows else ""
+    asyncio.run(rotate(config, int(time.time()), real=real))
+    rows = asyncio.run(wait_in_sync(config, not_hash=before))
     print(f"\nAfter the rotation:\n{table(rows)}\n")
     git_ok = demo_git.git_step(config, sandbox.dir)
     kubeconfig = sandbox.kubeconfig

@@ -526,6 +526,7 @@ class PropagationController(Controller[ObjectRef]):
         wanted: dict[str, object] = {
             "observedGeneration": generation,
             "clusters": clusters,
+            "clusterCount": len(clusters),  # the CLUSTERS printer column
             "conditions": merged(
                 conditions, condition, now=now_rfc3339(), observed_generation=generation
             ),
@@ -557,6 +558,7 @@ def _status_says(
     return (
         status.get("observedGeneration") == generation
         and status.get("clusters", []) == clusters
+        and status.get("clusterCount") == len(clusters)
         and str(status.get("lastHandledReconcileAt") or "") == handled
         and not differs(
             find(status.get("conditions"), PROPAGATION_CONDITION),
