@@ -353,12 +353,14 @@ class Manager:
         self._publish_hub(master.name, mode)
         self.wiring.inventory().mode = mode
         running = [c for c in self.controllers if isinstance(c, PropagationController)]
-        if mode == "federation":
-            for controller in running:
-                controller.queue.shutdown()
-                self.supervisor.cancel(f"{controller.name}-workers")
-                self.controllers.remove(controller)
-        elif not running and (started := _propagation(self.wiring)) is not None:
+        # Paused, not rebuilt: its caches and per-cluster lanes are supervised tasks whose
+        # names a second controller could not take (it never propagated after a switch back).
+        for controller in running:
+            if mode == "federation":
+                controller.pause()
+            else:
+                controller.resume()
+        if mode != "federation" and not running and (started := _propagation(self.wiring)):
             await started.refresh()
             self.controllers.append(started)
             self.supervisor.spawn(f"{started.name}-workers", started.run_workers)

@@ -155,6 +155,8 @@ class PropagationController(Controller[ObjectRef]):
         self._observed: dict[ObjectRef, float] = {}
         #: Why each Federated object is not fully propagated after its last reconcile (--once).
         self.unsynced: dict[ObjectRef, list[str]] = {}
+        #: True while a federation controller propagates (the mode switched at run time).
+        self.paused = False
         #: The last status announced per Federated object and cluster (Events on changes).
         self._announced: dict[ObjectRef, dict[str, str]] = {}
         federated.add_handler(self.on_federated)
@@ -219,6 +221,15 @@ class PropagationController(Controller[ObjectRef]):
         if ref is not None:
             self.queue.add(ref)
 
+    def pause(self) -> None:
+        """Stop propagating (a federation controller took over); caches and lanes stay."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """Propagate again and look at every Federated object."""
+        self.paused = False
+        self.resync()
+
     def resync(self, _cluster: str = "") -> None:
         """Queue every Federated object (a member returned, or its cache synced)."""
         for cache in self.federated:
@@ -257,6 +268,8 @@ class PropagationController(Controller[ObjectRef]):
         """Finalize a deleted Federated object, or place it and write its status; a sweep
         key removes a cluster's leftovers instead (see :mod:`.leftovers`).
         """
+        if self.paused:
+            return  # a federation controller propagates now; resume() looks at everything
         if not self.inventory.labels_synced():
             # Placing on partial labels could delete copies that belong there.
             raise Requeue(0.5)
