@@ -124,8 +124,8 @@ class ClusterRegistry(Controller[str]):
         self.supervisor.spawn("cluster-registry-ticks", self._tick)
 
     def synced(self) -> bool:
-        """True once the Cluster objects are cached (or there is no registry)."""
-        return self.info is None or self.cache.all_synced()
+        """True once the Cluster objects are cached, refused for good, or there is no registry."""
+        return self.info is None or self.cache.settled()
 
     def _on_event(self, _info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         self.queue.add(str((obj.get("metadata") or {}).get("name", "")))

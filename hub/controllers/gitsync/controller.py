@@ -111,8 +111,12 @@ class GitSyncController(Controller[ObjectRef]):
         return not self.failing
 
     def synced(self) -> bool:
-        """The GitSync objects are listed."""
-        return self.cache.all_synced()
+        """The GitSync objects are listed, or refused for good.
+
+        A hub whose RBAC leaves GitSync out is still ready for the rest (the watch logs the
+        403 and keeps retrying).
+        """
+        return self.cache.settled()
 
     def resync(self, _cluster: str = "") -> None:
         """Look at every GitSync again (a cluster came back)."""
