@@ -11,6 +11,7 @@ from typing import Any
 
 from hub.core import gitrev
 from hub.core.durations import parse_duration
+from hub.core.federation import RECONCILE_AT_ANNOTATION
 from hub.core.objects import Obj
 
 GROUP = "synchub.io"
@@ -19,7 +20,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "GitSync"
 PLURAL = "gitsyncs"
 DEFAULT_INTERVAL = 300.0  # seconds (KubeSync's INTERVAL default)
-RECONCILE_ANNOTATION = "synchub.io/reconcile-at"
+RECONCILE_ANNOTATION = RECONCILE_AT_ANNOTATION  # one spelling, in core.federation
 SUSPEND_ANNOTATION = "synchub.io/suspend"
 
 # Condition reasons on GitSync status.

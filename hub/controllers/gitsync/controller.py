@@ -23,6 +23,7 @@ from hub.controllers.gitsync.git import GitCredentials
 from hub.core import gitplan, gitspec
 from hub.core.conditions import Condition, find, merged, now_rfc3339
 from hub.core.errors import NotFound, Requeue, UnknownResource
+from hub.core.federation import LAST_HANDLED_FIELD
 from hub.core.objects import Obj, ObjectRef
 from hub.core.placement import PlacementError, select_clusters
 from hub.kube.client import ClusterClient
@@ -291,7 +292,7 @@ def _status(obj: Obj, outcome: Outcome) -> dict[str, Any]:
         status["clusters"] = [c.as_status(outcome.revision) for c in outcome.clusters]
     requested = (metadata.get("annotations") or {}).get(gitspec.RECONCILE_ANNOTATION)
     if requested:
-        status["lastHandledReconcileAt"] = requested
+        status[LAST_HANDLED_FIELD] = requested
     condition = Condition("Ready", "True" if outcome.ok else "False", outcome.reason,
                           outcome.message[:1024])  # fmt: skip
     status["conditions"] = merged(old.get("conditions"), condition, now=now_rfc3339(),

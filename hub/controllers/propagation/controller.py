@@ -42,6 +42,7 @@ from hub.core.federation import (
     KUBEFED_CONFIG_GROUP,
     KUBEFED_CONFIG_KIND,
     KUBEFED_SYSTEM_NAMESPACE,
+    LAST_HANDLED_FIELD,
     ORIGIN_ANNOTATION,
     ORPHAN_ANNOTATIONS,
     PROPAGATION_CONDITION,
@@ -394,7 +395,7 @@ class PropagationController(Controller[ObjectRef]):
             return None
         selected = cluster in placement.selected
         requested = annotation(fed, RECONCILE_AT_ANNOTATION)
-        force = bool(requested) and requested != _status(fed).get("lastHandledReconcileAt")
+        force = bool(requested) and requested != _status(fed).get(LAST_HANDLED_FIELD)
         state = self.inventory.get(cluster)
         result = await self.members.sync(key, fed, kind, state, selected, force=force)
         if result is not None and result.wrote:
@@ -533,7 +534,7 @@ class PropagationController(Controller[ObjectRef]):
         generation = objects.generation(fed)
         clusters = [r.as_status() for r in sorted(results, key=lambda r: r.name)]
         conditions = status.get("conditions")
-        handled = handled or str(status.get("lastHandledReconcileAt") or "")
+        handled = handled or str(status.get(LAST_HANDLED_FIELD) or "")
         if _status_says(status, generation, clusters, condition, handled):
             return
         wanted: dict[str, object] = {
@@ -545,7 +546,7 @@ class PropagationController(Controller[ObjectRef]):
             ),
         }
         if handled:
-            wanted["lastHandledReconcileAt"] = handled
+            wanted[LAST_HANDLED_FIELD] = handled
         writer = self.members.writer(self.inventory.get(self.master))
         if not await writer.patch_status(info, fed, wanted):
             self.queue.add(key)  # the object moved on; its next version gets the status
@@ -572,7 +573,7 @@ def _status_says(
         status.get("observedGeneration") == generation
         and status.get("clusters", []) == clusters
         and status.get("clusterCount") == len(clusters)
-        and str(status.get("lastHandledReconcileAt") or "") == handled
+        and str(status.get(LAST_HANDLED_FIELD) or "") == handled
         and not differs(
             find(status.get("conditions"), PROPAGATION_CONDITION),
             condition,
