@@ -132,6 +132,22 @@ def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
     return any(annotations.get(name) == "true" for name in names)
 
 
+def deletion_timed_out(obj: Mapping[str, Any], timeout: float, now: datetime.datetime) -> bool:
+    """True when ``obj`` has been deleting (``metadata.deletionTimestamp``) longer than
+    ``timeout`` seconds at ``now``: an unreachable cluster no longer holds its finalizer
+    (``propagation.deletionTimeout``, docs/propagation.md). An unreadable stamp counts as
+    timed out, so a malformed object never stays forever.
+    """
+    stamp = str((obj.get("metadata") or {}).get("deletionTimestamp", ""))
+    try:
+        since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=datetime.UTC)
+    return (now - since).total_seconds() > timeout
+
+
 def lock_renew_time(lock: Mapping[str, Any]) -> datetime.datetime | None:
     """When a leader-election lock was last renewed: a Lease's ``spec.renewTime``, or the
     ``renewTime`` in a ConfigMap/Endpoints lock annotation; ``None`` when it has none.

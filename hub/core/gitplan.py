@@ -239,10 +239,9 @@ def plan(
             return Refusal(f"{manifest.source}: {entry} is also in {desired[entry][0]}")
         desired[entry] = (manifest.source, stamped(obj, entry, rules.origin))
     applies = sorted(desired.items(), key=lambda item: _order(item[0]))
-    prunes = sorted(set(previous) - set(desired), key=lambda e: (-_order(e), e))
     return Plan(
         tuple((entry, obj) for entry, (_source, obj) in applies),
-        tuple(prunes),
+        removal_order(set(previous) - set(desired)),
         tuple(sorted(desired)),
     )
 
@@ -263,6 +262,11 @@ def _tenancy_problem(entry: Entry, namespaced: bool, rules: Rules) -> str:
     if entry.namespace not in rules.namespaces:
         return f"namespace {entry.namespace} is not in namespaces ({', '.join(rules.namespaces)})"
     return ""
+
+
+def removal_order(entries: Iterable[Entry]) -> tuple[Entry, ...]:
+    """``entries`` in delete order: Namespaces and CRDs last, so their contents go first."""
+    return tuple(sorted(set(entries), key=lambda e: (-_order(e), e)))
 
 
 def _order(entry: Entry) -> int:

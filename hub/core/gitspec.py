@@ -22,6 +22,8 @@ PLURAL = "gitsyncs"
 DEFAULT_INTERVAL = 300.0  # seconds (KubeSync's INTERVAL default)
 RECONCILE_ANNOTATION = RECONCILE_AT_ANNOTATION  # one spelling, in core.federation
 SUSPEND_ANNOTATION = "synchub.io/suspend"
+#: Set before the first apply, cleared once what the GitSync applied is pruned everywhere.
+FINALIZER = "synchub.io/gitsync"
 
 # Condition reasons on GitSync status.
 APPLIED = "Applied"
@@ -35,6 +37,8 @@ REFUSED = "Refused"
 VALIDATION_FAILED = "ValidationFailed"
 APPLY_FAILED = "ApplyFailed"
 DRY_RUN = "DryRun"
+WAITING_FOR_REMOVAL = "WaitingForRemoval"
+DELETION_TIMED_OUT = "DeletionTimedOut"
 
 
 @dataclass(frozen=True)

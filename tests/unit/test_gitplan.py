@@ -22,6 +22,7 @@ from hub.core.gitplan import (
     plan,
     prunable,
     read_inventory,
+    removal_order,
 )
 
 ORIGIN = "master/synchub.io/GitSync/synchub-system/apps"
@@ -269,3 +270,12 @@ def test_prune_skips_missing_and_terminating_objects() -> None:
     assert not prunable(
         {"metadata": {**managed, "deletionTimestamp": "2026-01-01T00:00:00Z"}}, ORIGIN
     )
+
+
+@given(st.lists(ENTRIES, max_size=10))
+def test_removal_deletes_contents_before_their_namespace(entries: list[Entry]) -> None:
+    order = removal_order(entries)
+    assert set(order) == set(entries)
+    assert len(order) == len(set(entries))
+    kinds = [0 if e.kind == "Namespace" else 2 for e in order]
+    assert kinds == sorted(kinds, reverse=True)  # every Namespace after everything else

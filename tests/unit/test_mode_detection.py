@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hub.core.federation import (
     LEADER_ANNOTATION,
     controller_running,
+    deletion_timed_out,
     lock_renew_time,
     propagation_mode,
 )
@@ -49,3 +50,16 @@ def test_only_auto_follows_the_controller(running: bool) -> None:
     assert propagation_mode("auto", running) == ("federation" if running else "direct")
     assert propagation_mode("direct", running) == "direct"
     assert propagation_mode("federation", running) == "federation"
+
+
+@given(st.integers(0, 10_000), st.integers(0, 10_000))
+def test_a_deletion_times_out_only_after_the_timeout(age: int, timeout: int) -> None:
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    since = now - datetime.timedelta(seconds=age)
+    obj = {"metadata": {"deletionTimestamp": since.strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    assert deletion_timed_out(obj, timeout, now) is (age > timeout)
+
+
+def test_an_unreadable_deletion_stamp_never_holds_a_deletion() -> None:
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    assert deletion_timed_out({"metadata": {"deletionTimestamp": "soon"}}, 300, now)

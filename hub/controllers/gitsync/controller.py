@@ -13,17 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import logging
 from pathlib import Path
 from typing import Any
 
 from hub.config.settings import Config
+from hub.controllers.gitsync import removal
+from hub.controllers.gitsync.drift import DriftWatch
 from hub.controllers.gitsync.engine import ClusterOutcome, Engine, Outcome, Target
 from hub.controllers.gitsync.git import GitCredentials
 from hub.core import gitplan, gitspec
 from hub.core.conditions import Condition, find, merged, now_rfc3339
 from hub.core.errors import NotFound, Requeue, UnknownResource
-from hub.core.federation import LAST_HANDLED_FIELD
+from hub.core.federation import (
+    LAST_HANDLED_FIELD,
+    ORPHAN_ANNOTATIONS,
+    annotation_is_true,
+    deletion_timed_out,
+)
 from hub.core.objects import Obj, ObjectRef
 from hub.core.placement import PlacementError, select_clusters
 from hub.kube.client import ClusterClient
@@ -32,6 +40,7 @@ from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
+from hub.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from hub.runtime.inventory import Inventory
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
@@ -42,6 +51,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_PROBLEM = 30.0  # seconds: a GitSync that cannot run yet is looked at again
 CLUSTER_NOT_READY = "ClusterNotReady"
+WAIT_FOR_REMOVAL = 5.0  # seconds between removal attempts while a cluster holds a deletion
 
 
 class GitSyncController(Controller[ObjectRef]):
@@ -86,6 +96,7 @@ class GitSyncController(Controller[ObjectRef]):
         self._seen: dict[ObjectRef, tuple[Any, ...]] = {}
         #: GitSyncs whose last pass failed (``--once`` judges them).
         self.failing: set[ObjectRef] = set()
+        self.drift = DriftWatch(inventory, supervisor, metrics, self.queue.add)
         inventory.changed.subscribe(self.resync)
 
     async def refresh(self) -> None:
@@ -143,12 +154,13 @@ class GitSyncController(Controller[ObjectRef]):
         """Fetch, plan and apply one GitSync, then write its status."""
         obj = self.cache.get(self.info, key.namespace, key.name) if self.info else None
         if obj is None:
-            self.failing.discard(key)
-            self._seen.pop(key, None)
-            self.engine.forget(f"{key.namespace}/{key.name}")
+            self._forget(key)
             return
         self._seen[key] = _marker(obj)
         spec = gitspec.parse_spec(obj)
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            await self._finalize(key, obj, spec)
+            return
         if isinstance(spec, gitspec.SpecError):
             await self._report(obj, Outcome(False, gitspec.INVALID_SPEC, spec.message))
             return
@@ -162,9 +174,21 @@ class GitSyncController(Controller[ObjectRef]):
             await self._report(obj, problem)
             self._again(RETRY_AFTER_PROBLEM)
             return
+        assert self.info is not None
+        # Before anything is applied, so a deletion always finds what to prune.
+        updated = await add_finalizer(self.writer, self.info, obj, gitspec.FINALIZER)
+        if updated is None:
+            return  # deleted meanwhile
+        obj = updated
         outcome = await self._sync(key, obj, spec)
         await self._report(obj, outcome)
         self._again(spec.interval if outcome.ok else min(spec.interval, RETRY_AFTER_PROBLEM))
+
+    def _forget(self, key: ObjectRef) -> None:
+        self.failing.discard(key)
+        self._seen.pop(key, None)
+        self.drift.forget(key)
+        self.engine.forget(f"{key.namespace}/{key.name}")
 
     def _again(self, delay: float) -> None:
         """Poll again after ``delay`` (not under ``--once``)."""
@@ -186,7 +210,7 @@ class GitSyncController(Controller[ObjectRef]):
         selected = self._select(spec)
         if isinstance(selected, Outcome):
             return selected
-        targets, skipped = self._targets(key, spec, selected)
+        targets, skipped = self._targets(key, spec.service_account, selected)
         rules = gitplan.Rules(
             origin=gitspec.origin(self.master.name, key.namespace, key.name),
             namespaces=spec.namespaces,
@@ -196,7 +220,11 @@ class GitSyncController(Controller[ObjectRef]):
         outcome = await self.engine.sync(
             f"{key.namespace}/{key.name}", spec, credentials, rules, targets, previous
         )
+        if outcome.applied:
+            names = [t.name for t in targets]
+            await self.drift.track(key, rules.origin, names, outcome.applied)
         outcome.clusters += skipped
+        await self._leave(key, obj, spec, selected, outcome)
         if skipped and outcome.ok:
             # Not applied everywhere: the revision is retried when the cluster is back
             # (inventory.changed), and the inventory keeps what it may still have to prune.
@@ -232,7 +260,7 @@ class GitSyncController(Controller[ObjectRef]):
         return list(result.selected)
 
     def _targets(
-        self, key: ObjectRef, spec: gitspec.GitSyncSpec, names: list[str]
+        self, key: ObjectRef, service_account: str, names: list[str]
     ) -> tuple[list[Target], list[ClusterOutcome]]:
         targets, skipped = [], []
         for name in names:
@@ -241,13 +269,91 @@ class GitSyncController(Controller[ObjectRef]):
                 skipped.append(ClusterOutcome(name, "ClusterNotReady", state.message))
                 continue
             client = state.client
-            if spec.service_account:
+            if service_account:
                 client = client.impersonating(
-                    *gitspec.impersonation(key.namespace, spec.service_account)
+                    *gitspec.impersonation(key.namespace, service_account)
                 )
             writer = self.writers.for_client(client)
             targets.append(Target(name, client, state.discovery, writer))
         return targets, skipped
+
+    # --- removal: clusters that left the placement, and the GitSync's deletion ------------
+
+    async def _leave(
+        self,
+        key: ObjectRef,
+        obj: Obj,
+        spec: gitspec.GitSyncSpec,
+        selected: list[str],
+        outcome: Outcome,
+    ) -> None:
+        """Prune everything on the clusters that left the placement (docs/gitsync.md).
+
+        Only once this pass reached the clusters (or the placement selects none); a cluster
+        that cannot be reached yet stays in ``status.clusters`` as WaitingForRemoval, and the
+        inventory keeps the entries it still holds.
+        """
+        leaving = [n for n in _status_clusters(obj) if n not in selected]
+        leaving = [n for n in leaving if n in self.inventory.states]
+        if not leaving or spec.dry_run or not (outcome.clusters or not selected):
+            return
+        previous = gitplan.read_inventory(obj.get("status"))
+        targets, unreachable = self._targets(key, spec.service_account, leaving)
+        origin = gitspec.origin(self.master.name, key.namespace, key.name)
+        waiting = await removal.remove(targets, unreachable, previous, origin)
+        outcome.clusters += waiting
+        if waiting and outcome.inventory is not None:
+            outcome.inventory = tuple(sorted(set(outcome.inventory) | set(previous)))
+
+    async def _finalize(
+        self, key: ObjectRef, obj: Obj, spec: gitspec.GitSyncSpec | gitspec.SpecError
+    ) -> None:
+        """Prune what the GitSync applied everywhere, then let it go.
+
+        An unreachable cluster holds the deletion at most ``propagation.deletionTimeout``.
+        """
+        assert self.info is not None
+        if not has_finalizer(obj, gitspec.FINALIZER):
+            self._forget(key)
+            return
+        waiting = await self._remove_all(key, obj, spec)
+        now = datetime.datetime.now(datetime.UTC)
+        if waiting and not deletion_timed_out(obj, self.config.propagation.deletion_timeout, now):
+            message = "; ".join(f"{c.name}: {c.message}" for c in waiting)
+            await self._report(obj, Outcome(False, gitspec.WAITING_FOR_REMOVAL,
+                                            f"deleting: {message}", clusters=waiting))  # fmt: skip
+            raise Requeue(WAIT_FOR_REMOVAL)
+        for cluster in waiting:
+            message = (f"gave up removing its objects from cluster {cluster.name} after "
+                       f"propagation.deletionTimeout ({cluster.message}); they may be left "
+                       "behind")  # fmt: skip
+            log.warning("gitsync %s/%s: %s", key.namespace, key.name, message)
+            await self.writer.event(obj, type_="Warning", reason=gitspec.DELETION_TIMED_OUT,
+                                    message=message)  # fmt: skip
+        await remove_finalizer(self.writer, self.info, obj, gitspec.FINALIZER)
+        self._forget(key)
+
+    async def _remove_all(
+        self, key: ObjectRef, obj: Obj, spec: gitspec.GitSyncSpec | gitspec.SpecError
+    ) -> list[ClusterOutcome]:
+        """Prune the inventory on every cluster it may be on; the clusters still waiting.
+
+        Nothing is removed for ``spec.prune: false`` or ``synchub.io/orphan: "true"``.
+        """
+        entries = gitplan.read_inventory(obj.get("status"))
+        kept = spec.prune is False if isinstance(spec, gitspec.GitSyncSpec) else False
+        if not entries or kept or annotation_is_true(obj, *ORPHAN_ANNOTATIONS):
+            return []
+        names = set(_status_clusters(obj))
+        selected = self._select(spec) if isinstance(spec, gitspec.GitSyncSpec) else None
+        if isinstance(selected, list):
+            names |= set(selected)
+        account = str((obj.get("spec") or {}).get("serviceAccountName") or "")
+        targets, unreachable = self._targets(
+            key, account, sorted(n for n in names if n in self.inventory.states)
+        )
+        origin = gitspec.origin(self.master.name, key.namespace, key.name)
+        return await removal.remove(targets, unreachable, entries, origin)
 
     async def _report(self, obj: Obj, outcome: Outcome) -> None:
         """Status (only when it changed) and an Event for a new revision or a new failure."""
@@ -304,7 +410,14 @@ def _marker(obj: Obj) -> tuple[Any, ...]:
     metadata = obj.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
     return (metadata.get("generation"), annotations.get(gitspec.RECONCILE_ANNOTATION),
-            annotations.get(gitspec.SUSPEND_ANNOTATION))  # fmt: skip
+            annotations.get(gitspec.SUSPEND_ANNOTATION),
+            bool(metadata.get("deletionTimestamp")))  # fmt: skip
+
+
+def _status_clusters(obj: Obj) -> list[str]:
+    """The clusters the GitSync's status lists: where it applied, or still has to remove."""
+    entries = (obj.get("status") or {}).get("clusters") or []
+    return [str(e.get("name")) for e in entries if isinstance(e, dict) and e.get("name")]
 
 
 def _ns(obj: Obj) -> str:

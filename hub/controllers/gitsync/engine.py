@@ -83,6 +83,8 @@ class Outcome:
     inventory: tuple[Entry, ...] | None = None
     clusters: list[ClusterOutcome] = field(default_factory=list)
     writes: int = 0
+    #: What the revision applied, in apply order (empty unless it was applied).
+    applied: tuple[tuple[Entry, Obj], ...] = ()
 
 
 @dataclass
@@ -191,7 +193,7 @@ class Engine:
             )
         count = len(planned.inventory)
         return Outcome(True, gitspec.APPLIED, f"{count} objects at {revision}", revision,
-                       planned.inventory, clusters, writes)  # fmt: skip
+                       planned.inventory, clusters, writes, planned.applies)  # fmt: skip
 
 
 class _Refused(Exception):
@@ -325,7 +327,7 @@ async def _write(work: _Work, prune: bool, origin: str) -> tuple[ClusterOutcome,
             writes += 1
             crds = crds or entry.kind == "CustomResourceDefinition"
         if prune:
-            writes += await _prune(target, work.prunes, origin)
+            writes += await prune_entries(target, work.prunes, origin)
     except KubeError as exc:
         log.warning("gitsync: cluster %s: %s", target.name, brief(exc))
         return ClusterOutcome(target.name, "Failed", brief(exc)), writes
@@ -351,7 +353,11 @@ async def _wait_crds(target: Target, work: _Work) -> None:
     await target.discovery.refresh()
 
 
-async def _prune(target: Target, entries: Sequence[Entry], origin: str) -> int:
+async def prune_entries(target: Target, entries: Sequence[Entry], origin: str) -> int:
+    """Delete ``entries`` (in this order) on ``target``; how many were deleted.
+
+    Only where :func:`gitplan.prunable` allows; a failed request raises (:class:`KubeError`).
+    """
     deleted = 0
     for entry in entries:
         info = await _info(target.discovery, entry, None)

@@ -5,15 +5,13 @@ Gone means deleted, or orphaned when the sync says ``synchub.io/orphan: "true"``
 
 from __future__ import annotations
 
-import contextlib
-
-from hub.core import objects
-from hub.core.errors import NotFound, UnknownResource
+from hub.core.errors import UnknownResource
 from hub.core.federation import ORPHAN_ANNOTATIONS, annotation_is_true
 from hub.core.objects import Obj, ObjectRef
 from hub.core.objectsync import FINALIZER, SyncSpec
 from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
+from hub.runtime.finalizers import add_finalizer, remove_finalizer
 from hub.runtime.writer import Writer
 
 from . import status as st
@@ -30,19 +28,8 @@ class Finalizer:
 
     async def ensure(self, key: ObjectRef, info: ResourceInfo, obj: Obj) -> Obj | None:
         """The object with the finalizer set (one patch if missing); None if it is gone."""
-        finalizers = (obj.get("metadata") or {}).get("finalizers") or []
-        if FINALIZER in finalizers or self.writer.dry_run:
-            return obj
-        patch = {
-            "metadata": {
-                "finalizers": [*finalizers, FINALIZER],
-                "resourceVersion": objects.resource_version(obj),
-            }
-        }
-        try:
-            return await self.writer.merge_patch(info, key.namespace, key.name, patch)
-        except NotFound:
-            return None
+        del key  # the object names itself
+        return await add_finalizer(self.writer, info, obj, FINALIZER)
 
     async def remove_copies(
         self, key: ObjectRef, origin: str, obj: Obj, spec: SyncSpec
@@ -62,10 +49,5 @@ class Finalizer:
 
     async def release(self, key: ObjectRef, info: ResourceInfo, obj: Obj) -> None:
         """Clear the finalizer, so the API server deletes the sync."""
-        finalizers = (obj.get("metadata") or {}).get("finalizers") or []
-        if FINALIZER not in finalizers:
-            return
-        kept = [f for f in finalizers if f != FINALIZER]
-        patch = {"metadata": {"finalizers": kept, "resourceVersion": objects.resource_version(obj)}}
-        with contextlib.suppress(NotFound):
-            await self.writer.merge_patch(info, key.namespace, key.name, patch)
+        del key
+        await remove_finalizer(self.writer, info, obj, FINALIZER)

@@ -50,6 +50,7 @@ from hub.core.federation import (
     SUSPEND_ANNOTATION,
     ClusterStatus,
     annotation_is_true,
+    deletion_timed_out,
     target_kind,
 )
 from hub.core.objects import Obj, ObjectRef, Origin
@@ -483,13 +484,8 @@ class PropagationController(Controller[ObjectRef]):
         self._forget(key)
 
     def _deletion_timed_out(self, fed: Obj) -> bool:
-        stamp = str(objects.metadata(fed).get("deletionTimestamp", ""))
-        try:
-            since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            return True
-        elapsed = (datetime.datetime.now(datetime.UTC) - since).total_seconds()
-        return elapsed > self.config.propagation.deletion_timeout
+        now = datetime.datetime.now(datetime.UTC)
+        return deletion_timed_out(fed, self.config.propagation.deletion_timeout, now)
 
     # --- writes to the Federated object ----------------------------------------------------
 
