@@ -22,15 +22,28 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from hub.core.gitspec import gitsync_crd
+from hub.core.crds import render_crds
+from hub.core.gitspec import FINALIZER
 from hub.sandbox.gitserver import USERNAME, GitServer
-from hub.testing import Clusters, HubProcess, WorkRepo, crd_served, wait_for
+from hub.testing import (
+    Clusters,
+    HubProcess,
+    WorkRepo,
+    create_crds,
+    free_port,
+    wait_for,
+)
 
 MASTER = "master"
 MEMBERS = ("member-1", "member-2")
 SYSTEM = "synchub-system"
 GROUP, VERSION, PLURAL = "synchub.io", "v1alpha1", "gitsyncs"
-EVERY_CLUSTER: dict[str, Any] = {"clusterSelector": {}}
+GHOST = "ghost"  # a configured member nobody can reach (a closed port)
+#: The three sandbox clusters, not the ghost.
+EVERY_CLUSTER: dict[str, Any] = {
+    "clusterSelector": {"matchExpressions": [{"key": GHOST, "operator": "DoesNotExist"}]}
+}
+DELETION_TIMEOUT = 8  # seconds: propagation.deletionTimeout of the module's hub
 
 Obj = dict[str, Any]
 
@@ -47,26 +60,41 @@ def config_map(name: str, namespace: str, **data: str) -> str:
 
 @pytest.fixture(scope="module")
 def gitsync_hub(
-    clusters: Clusters, git_server: GitServer, tmp_path_factory: pytest.TempPathFactory
+    clusters: Clusters,
+    git_server: GitServer,
+    federated_crds: None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[HubProcess]:
-    """The GitSync CRD and the system namespace on the master, then one hub for the module
-    (transforms allowed)."""
-    api = clusters.api[MASTER]
-    try:
-        k8s.ApiextensionsV1Api(api).create_custom_resource_definition(gitsync_crd())
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    wait_for(lambda: crd_served(api, GROUP, VERSION, PLURAL))
+    """The synchub.io CRDs (GitSync, ObjectSync, Cluster) and the system namespace on the
+    master, then one hub for the module: transforms allowed, a short deletion timeout, and
+    an unreachable member ``ghost``."""
+    create_crds([clusters.api[MASTER]], list(yaml.safe_load_all(render_crds(("synchub.io",)))))
     ensure_namespace(clusters, MASTER, SYSTEM)
     directory = tmp_path_factory.mktemp("gitsync-hub")
     config = directory / "clusters.yaml"
     raw = yaml.safe_load(clusters.clusters_yaml.read_text())
     raw["git"] = {"allowTransforms": True}
+    raw["propagation"] = {"deletionTimeout": f"{DELETION_TIMEOUT}s"}
+    raw["members"].append({"name": GHOST, "context": GHOST, "labels": {GHOST: "true"},
+                           "kubeconfig": str(ghost_kubeconfig(clusters, directory))})  # fmt: skip
     config.write_text(yaml.safe_dump(raw))
     process = HubProcess(config, directory / "synchub.log").start()
     yield process
     assert process.stop() == 0, process.output()[-3000:]
+
+
+def ghost_kubeconfig(clusters: Clusters, directory: Path) -> Path:
+    """A kubeconfig whose context ``ghost`` is member-1's user on a closed port."""
+    document = yaml.safe_load(clusters.kubeconfig.read_text())
+    context = next(c for c in document["contexts"] if c["name"] == "synchub-member-1")
+    member = next(c for c in document["clusters"] if c["name"] == context["context"]["cluster"])
+    server = f"https://127.0.0.1:{free_port()}"
+    document["clusters"] = [{"name": GHOST, "cluster": {**member["cluster"], "server": server}}]
+    document["contexts"] = [{"name": GHOST, "context": {**context["context"], "cluster": GHOST}}]
+    document["current-context"] = GHOST
+    path = directory / "ghost.kubeconfig"
+    path.write_text(yaml.safe_dump(document))
+    return path
 
 
 def ensure_namespace(clusters: Clusters, cluster: str, name: str) -> None:
@@ -107,6 +135,20 @@ class Git:
             GROUP, VERSION, namespace, PLURAL, name, {"spec": spec}
         )
 
+    def delete(self, name: str, namespace: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+    def get(self, name: str, namespace: str) -> Obj | None:
+        try:
+            found = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(found)
+
     def status(self, name: str, namespace: str) -> Obj:
         found = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
         return dict(found.get("status") or {})
@@ -125,11 +167,12 @@ class Git:
         )
 
 
-def cm(clusters: Clusters, cluster: str, namespace: str, name: str) -> Obj | None:
+def cm(
+    clusters: Clusters, cluster: str, namespace: str, name: str, kind: str = "config_map"
+) -> Obj | None:
+    read = getattr(clusters.core(cluster), f"read_namespaced_{kind}")
     try:
-        response = clusters.core(cluster).read_namespaced_config_map(
-            name, namespace, _preload_content=False
-        )
+        response = read(name, namespace, _preload_content=False)
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -309,15 +352,20 @@ def test_drift_is_restored_and_a_quiet_repo_writes_nothing(
 ) -> None:
     ns, name = namespace, f"drift-{namespace}"
     sha = git.repo.commit("one", {"cm.yaml": config_map("d", ns, v="1")})
-    git.gitsync(name, SYSTEM, placement={"clusters": [{"name": "member-1"}]})
+    # An hour between polls: only the member watch can restore drift within seconds.
+    git.gitsync(name, SYSTEM, placement={"clusters": [{"name": "member-1"}]}, interval="1h")
     wait_for(lambda: git.applied(name, SYSTEM, f"main@sha1:{sha}"), timeout=60)
     wait_for(lambda: cm(clusters, "member-1", ns, "d") is not None)
     assert cm(clusters, MASTER, ns, "d") is None  # placement: member-1 only
 
     clusters.core("member-1").patch_namespaced_config_map("d", ns, {"data": {"v": "hand"}})
-    wait_for(lambda: (cm(clusters, "member-1", ns, "d") or {}).get("data") == {"v": "1"})
+    wait_for(
+        lambda: (cm(clusters, "member-1", ns, "d") or {}).get("data") == {"v": "1"}, timeout=10
+    )
     clusters.core("member-1").delete_namespaced_config_map("d", ns)
-    wait_for(lambda: cm(clusters, "member-1", ns, "d") is not None)
+    wait_for(lambda: cm(clusters, "member-1", ns, "d") is not None, timeout=10)
+
+    git.patch(name, SYSTEM, {"interval": "2s"})  # polls again: each poll must write nothing
 
     writes = gitsync_hub.metric("synchub_member_writes_total", cluster="member-1")
     polls = gitsync_hub.metric("synchub_reconcile_total", controller="gitsync")
@@ -411,9 +459,12 @@ def test_kubesync_drop_in_once(
     assert wrong not in done.stderr + done.stdout
 
 
-def test_a_rebuilt_member_is_refilled_from_git(
+def test_disaster_recovery_a_rebuilt_member_is_refilled(
     gitsync_hub: HubProcess, git: Git, clusters: Clusters
 ) -> None:
+    """member-2 is lost and re-created empty under the same name and context: what the
+    GitSync, a FederatedSecret and an ObjectSync put there comes back, nobody touching an
+    object (issue e2e item 4)."""
     from hub.sandbox import Sandbox
 
     if not isinstance(clusters.sandbox, Sandbox):
@@ -425,18 +476,42 @@ def test_a_rebuilt_member_is_refilled_from_git(
                                        "cm.yaml": config_map("settings", ns, v="1")})  # fmt: skip
     git.gitsync(f"{name}-{ns}", SYSTEM, placement=EVERY_CLUSTER)
     wait_for(lambda: git.applied(f"{name}-{ns}", SYSTEM, f"main@sha1:{sha}"), timeout=60)
-    before = cm(clusters, "member-2", ns, "settings")
-    assert before is not None
+    master = clusters.custom(MASTER)
+    master.create_namespaced_custom_object("types.kubefed.io", "v1beta1", ns, "federatedsecrets", {
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedSecret",
+        "metadata": {"name": "fed"},
+        "spec": {"template": {"stringData": {"token": "t"}},
+                 "placement": {"clusters": [{"name": m} for m in MEMBERS]}},
+    })  # fmt: skip
+    clusters.core(MASTER).create_namespaced_config_map(
+        ns, {"metadata": {"name": "source"}, "data": {"v": "1"}}
+    )
+    master.create_namespaced_custom_object(GROUP, VERSION, ns, "objectsyncs", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "ObjectSync", "metadata": {"name": "fan"},
+        "spec": {"source": {"group": "", "kind": "ConfigMap", "name": "source"},
+                 "destinations": [{"namespace": ns, "clusters": {"names": ["member-2"]}}]},
+    })  # fmt: skip
+    wanted = {("config_map", "settings"): "GitSync", ("secret", "fed"): "FederatedSecret",
+              ("config_map", "source"): "ObjectSync"}  # fmt: skip
+
+    def on_member_2() -> dict[tuple[str, str], str]:
+        """The uid of each wanted object on member-2 (absent ones left out)."""
+        found = {k: cm(clusters, "member-2", ns, k[1], kind=k[0]) for k in wanted}
+        return {k: str(o["metadata"]["uid"]) for k, o in found.items() if o is not None}
+
+    wait_for(lambda: len(on_member_2()) == len(wanted), timeout=60, what="member-2 filled")
+    before = on_member_2()
 
     started = time.monotonic()
     clusters.sandbox.rebuild("member-2")
     back = time.monotonic() - started
-    wait_for(lambda: cm(clusters, "member-2", ns, "settings") is not None, timeout=120)
-    after = cm(clusters, "member-2", ns, "settings")
-    assert after is not None
-    assert after["metadata"]["uid"] != before["metadata"]["uid"]  # a new object, in a new etcd
+    wait_for(lambda: len(on_member_2()) == len(wanted), timeout=120,
+             what=f"member-2 refilled: {sorted(wanted.values())}")  # fmt: skip
     took = time.monotonic() - started
-    print(f"member-2 rebuilt empty in {back:.1f}s; refilled from git {took:.1f}s after the start")  # noqa: T201  a figure
+    after = on_member_2()
+    assert all(after[k] != before[k] for k in wanted)  # new objects, nobody touched the old
+    print(f"disaster recovery: member-2 rebuilt empty in {back:.1f}s; GitSync, FederatedSecret "  # noqa: T201  a figure
+          f"and ObjectSync objects back {took:.1f}s after the start")  # fmt: skip
 
 
 def test_transform_path_and_kustomize(
@@ -463,3 +538,100 @@ def test_transform_path_and_kustomize(
     assert (cm(clusters, MASTER, ns, "transformed") or {}).get("data") == {"v": "rendered"}
     assert cm(clusters, MASTER, ns, "from-path") is not None
     assert cm(clusters, MASTER, ns, "k-built") is not None
+
+
+def test_deleting_a_gitsync_prunes_it_everywhere(
+    gitsync_hub: HubProcess, git: Git, clusters: Clusters, namespace: str
+) -> None:
+    ns, name = namespace, f"del-{namespace}"
+    keep = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"v": "1"},
+            "metadata": {"name": "keep", "namespace": ns,
+                         "annotations": {"synchub.io/prune": "disabled"}}}  # fmt: skip
+    for cluster in clusters.names:  # not from git: never SyncHub's to delete
+        clusters.core(cluster).create_namespaced_config_map(ns, {"metadata": {"name": "hand"}})
+    sha = git.repo.commit("two", {"a.yaml": config_map("a", ns, v="1"),
+                                  "keep.yaml": yaml.safe_dump(keep)})  # fmt: skip
+    git.gitsync(name, SYSTEM, placement=EVERY_CLUSTER)
+    wait_for(lambda: git.applied(name, SYSTEM, f"main@sha1:{sha}"), timeout=60)
+    assert FINALIZER in (git.get(name, SYSTEM) or {})["metadata"]["finalizers"]
+    assert all(cm(clusters, c, ns, "a") is not None for c in clusters.names)
+
+    git.delete(name, SYSTEM)
+    wait_for(lambda: git.get(name, SYSTEM) is None, timeout=30)
+    for cluster in clusters.names:
+        assert cm(clusters, cluster, ns, "a") is None, cluster
+        assert cm(clusters, cluster, ns, "keep") is not None, cluster  # prune: disabled
+        assert cm(clusters, cluster, ns, "hand") is not None, cluster  # unmanaged
+
+
+def test_an_unreachable_cluster_holds_a_deletion_only_until_the_timeout(
+    gitsync_hub: HubProcess, git: Git, clusters: Clusters, namespace: str
+) -> None:
+    ns, name = namespace, f"ghost-{namespace}"
+    git.repo.commit("one", {"cm.yaml": config_map("g", ns, v="1")})
+    git.gitsync(name, SYSTEM, placement={"clusters": [{"name": "member-1"}, {"name": GHOST}]})
+    wait_for(lambda: cm(clusters, "member-1", ns, "g") is not None, timeout=60)
+
+    def cluster_status() -> dict[str, str]:
+        entries = git.status(name, SYSTEM).get("clusters") or []
+        return {e["name"]: e["status"] for e in entries}
+
+    wait_for(lambda: cluster_status().get(GHOST) == "ClusterNotReady")
+    git.delete(name, SYSTEM)
+    started = time.monotonic()
+    wait_for(lambda: cm(clusters, "member-1", ns, "g") is None, timeout=15)
+
+    def reason() -> str:
+        found = git.get(name, SYSTEM)
+        conditions = ((found or {}).get("status") or {}).get("conditions") or []
+        return next((str(c.get("reason")) for c in conditions if c["type"] == "Ready"), "")
+
+    wait_for(lambda: reason() == "WaitingForRemoval", timeout=DELETION_TIMEOUT)
+    assert git.get(name, SYSTEM) is not None  # the ghost holds the deletion ...
+    wait_for(lambda: git.get(name, SYSTEM) is None, timeout=DELETION_TIMEOUT + 30)
+    assert time.monotonic() - started > DELETION_TIMEOUT / 2  # ... until the timeout
+    assert ("Warning", "DeletionTimedOut") in events(clusters, SYSTEM, name)
+
+
+def set_cluster_label(clusters: Clusters, cluster: str, key: str, value: str | None) -> None:
+    """Label the cluster's ``clusters.synchub.io`` object (placement follows it live)."""
+    custom = clusters.custom(MASTER)
+
+    def exists() -> bool:
+        try:
+            custom.get_cluster_custom_object(GROUP, VERSION, "clusters", cluster)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    wait_for(exists, what=f"the hub's Cluster object {cluster}")
+    body = {"metadata": {"labels": {key: value}}}
+    custom.patch_cluster_custom_object(GROUP, VERSION, "clusters", cluster, body)
+
+
+def test_a_cluster_leaving_the_placement_is_pruned_there(
+    gitsync_hub: HubProcess, git: Git, clusters: Clusters, namespace: str
+) -> None:
+    ns, name, label = namespace, f"leave-{namespace}", f"gitsync-{namespace}"
+    keep = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"v": "1"},
+            "metadata": {"name": "keep", "namespace": ns,
+                         "annotations": {"synchub.io/prune": "disabled"}}}  # fmt: skip
+    for member in MEMBERS:
+        set_cluster_label(clusters, member, label, "on")
+    sha = git.repo.commit("two", {"a.yaml": config_map("a", ns, v="1"),
+                                  "keep.yaml": yaml.safe_dump(keep)})  # fmt: skip
+    git.gitsync(name, SYSTEM, placement={"clusterSelector": {"matchLabels": {label: "on"}}})
+    wait_for(lambda: git.applied(name, SYSTEM, f"main@sha1:{sha}"), timeout=60)
+    assert all(cm(clusters, m, ns, "a") is not None for m in MEMBERS)
+    assert cm(clusters, MASTER, ns, "a") is None
+
+    set_cluster_label(clusters, "member-2", label, None)  # member-2 leaves by its labels
+    wait_for(lambda: cm(clusters, "member-2", ns, "a") is None, timeout=30)
+    assert cm(clusters, "member-2", ns, "keep") is not None  # prune: disabled
+    assert cm(clusters, "member-1", ns, "a") is not None
+
+    git.patch(name, SYSTEM, {"placement": {"clusters": []}})  # and member-1 by the selector
+    wait_for(lambda: cm(clusters, "member-1", ns, "a") is None, timeout=30)
+    assert cm(clusters, "member-1", ns, "keep") is not None

@@ -207,6 +207,9 @@ class GitSyncController(Controller[ObjectRef]):
             credentials = await self._credentials(key.namespace, spec.secret_name)
         except NotFound:
             return Outcome(False, gitspec.FETCH_FAILED, f"secretRef {spec.secret_name}: not found")
+        if not self.inventory.labels_synced():
+            # Placing on partial labels would prune clusters that belong to the placement.
+            raise Requeue(0.5)
         selected = self._select(spec)
         if isinstance(selected, Outcome):
             return selected
