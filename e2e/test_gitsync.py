@@ -31,6 +31,7 @@ from hub.testing import (
     WorkRepo,
     create_crds,
     free_port,
+    poll,
     wait_for,
 )
 
@@ -505,8 +506,9 @@ def test_disaster_recovery_a_rebuilt_member_is_refilled(
     started = time.monotonic()
     clusters.sandbox.rebuild("member-2")
     back = time.monotonic() - started
-    wait_for(lambda: len(on_member_2()) == len(wanted), timeout=120,
-             what=f"member-2 refilled: {sorted(wanted.values())}")  # fmt: skip
+    if not poll(lambda: len(on_member_2()) == len(wanted), timeout=120):
+        missing = [wanted[k] for k in wanted if k not in on_member_2()]
+        raise AssertionError(f"member-2 not refilled after 120s: {missing} missing")
     took = time.monotonic() - started
     after = on_member_2()
     assert all(after[k] != before[k] for k in wanted)  # new objects, nobody touched the old

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from hub.core import objects
 from hub.core.backoff import Backoff
-from hub.core.errors import ApiError, Gone, KubeError
+from hub.core.errors import ApiError, ClusterUnreachable, Gone, KubeError
 from hub.core.objects import Obj
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo
@@ -84,6 +84,8 @@ class WatchCache:
                 self.on_restart()
             except (KubeError, ValueError) as exc:
                 self.last_error = exc if isinstance(exc, KubeError) else None
+                if _relist_after(exc):
+                    self.resource_version = ""
                 delay = self._backoff.next()
                 log.warning("%r: %s; retrying in %.1fs", self, exc, delay)
                 self.on_restart()
@@ -169,6 +171,19 @@ class WatchCache:
         if version:
             self.resource_version = version
         self.handler(kind, obj)
+
+
+def _relist_after(exc: Exception) -> bool:
+    """Whether the watch must list afresh instead of resuming from the last version.
+
+    After the cluster could not be reached, because it may be a new cluster under the same
+    name (rebuilt empty, docs/propagation.md "Clusters"): its versions start again from 1, so
+    resuming would miss every change, or be refused as a too large resource version (also
+    handled here, as client-go's reflector does).
+    """
+    if isinstance(exc, ClusterUnreachable):
+        return True
+    return isinstance(exc, ApiError) and "too large resource version" in exc.message.lower()
 
 
 def _key(obj: Obj) -> StoreKey:
