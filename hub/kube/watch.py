@@ -176,10 +176,10 @@ class WatchCache:
 def _relist_after(exc: Exception) -> bool:
     """Whether the watch must list afresh instead of resuming from the last version.
 
-    After the cluster could not be reached, because it may be a new cluster under the same
-    name (rebuilt empty, docs/propagation.md "Clusters"): its versions start again from 1, so
-    resuming would miss every change, or be refused as a too large resource version (also
-    handled here, as client-go's reflector does).
+    After the cluster could not be reached: it may be a new cluster under the same name,
+    rebuilt empty (docs/propagation.md, "A hung, failing or rebuilt member"), whose versions
+    start again from 1, so resuming would miss every change. And after a too large resource
+    version was refused, as client-go's reflector does.
     """
     if isinstance(exc, ClusterUnreachable):
         return True
