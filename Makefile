@@ -9,7 +9,7 @@ SANDBOX_DIR ?= .synchub/sandbox
 CORE_COVERAGE ?= 97
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser control-plane lint format unit coverage integration e2e test demo demo-down bench clean image
+.PHONY: help install browser control-plane lint format unit coverage integration e2e test demo demo-down bench kubefed clean image
 
 help: ## this list
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ control-plane: ## build kube-apiserver, etcd and cert-manager into .cache/bin/, 
 	@if $(BIN)/python -c 'from hub.sandbox import certmanager as c; c.find_cert_manager(); c.cert_manager_crds_file(); c.helmrelease_crd_file()' 2>/dev/null; then \
 		echo "control-plane: cert-manager and CRDs found"; \
 	else bash scripts/build-cert-manager.sh; fi
+
+kubefed: ## build KubeFed v0.10.0's controller-manager and CRDs into .cache/ for bench/kubefed.py (once; not in CI)
+	@bash scripts/build-kubefed.sh >/dev/null && echo "kubefed: controller-manager and CRDs in .cache/"
 
 lint: install ## ruff, mypy --strict, import-linter (the layers) and hadolint
 	$(BIN)/ruff check hub tests e2e bench conftest.py

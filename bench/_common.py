@@ -133,23 +133,33 @@ class Hub(HubProcess):
 
     def rss_mb(self) -> float | None:
         """Resident memory of the hub process (VmRSS), MB."""
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        except OSError:
-            pass
-        return None
+        return rss_mb(self.pid)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the hub process has used so far."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return None
-        fields = stat.rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return round(ticks / os.sysconf("SC_CLK_TCK"), 2)
+        return cpu_seconds(self.pid)
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of process ``pid`` (VmRSS), MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time process ``pid`` has used so far; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return round(ticks / os.sysconf("SC_CLK_TCK"), 2)
 
 
 @contextmanager
