@@ -174,9 +174,7 @@ def join_token(bench: c.Bench, member: str) -> str:
     }
     _create(k8s.RbacAuthorizationV1Api(bench.api[member]).create_cluster_role_binding, binding)
     request = {"spec": {"audiences": [], "expirationSeconds": 24 * 3600}}
-    answer = core.create_namespaced_service_account_token(
-        JOINED_ACCOUNT, SYSTEM_NAMESPACE, request
-    )
+    answer = core.create_namespaced_service_account_token(JOINED_ACCOUNT, SYSTEM_NAMESPACE, request)
     return str(answer.status.token)
 
 
@@ -188,9 +186,7 @@ def join(bench: c.Bench, member: str) -> None:
     secret = f"{member}-token"
     bench.core().create_namespaced_secret(
         SYSTEM_NAMESPACE,
-        k8s.V1Secret(
-            metadata={"name": secret}, string_data={"token": join_token(bench, member)}
-        ),
+        k8s.V1Secret(metadata={"name": secret}, string_data={"token": join_token(bench, member)}),
     )
     cluster = _core(
         "KubeFedCluster",
@@ -290,7 +286,9 @@ class ControllerManager:
         clusters = self._list(custom, "kubefedclusters")
         ready = sum(1 for o in clusters if _condition(o, "Ready") == "True")
         configs = self._list(custom, "federatedtypeconfigs")
-        running = sum(1 for o in configs if c.dig(o, "status", "propagationController") == "Running")
+        running = sum(
+            1 for o in configs if c.dig(o, "status", "propagationController") == "Running"
+        )
         return ready == len(self.bench.members) and running == len(ENABLED)
 
     @staticmethod

@@ -547,21 +547,29 @@ def require_cert_manager_build() -> None:
         ) from None
 
 
+def _etcd(clusters: Clusters, cluster: str, path: str, body: dict[str, object]) -> dict[str, Any]:
+    """POST to the sandbox etcd's v3 JSON gateway of ``cluster``."""
+    if not isinstance(clusters.sandbox, Sandbox):
+        raise AssertionError("reaching etcd needs the sandbox provider")
+    url = f"http://127.0.0.1:{clusters.sandbox.cluster(cluster).etcd_port}/v3/kv/{path}"
+    request = urllib.request.Request(url, json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def etcd_revision(clusters: Clusters, cluster: str = MASTER) -> int:
+    """The current etcd revision of sandbox cluster ``cluster``: it grows by one per write
+    any client (or the API server itself) makes there.
+    """
+    return int(_etcd(clusters, cluster, "range", {"key": "Lw=="})["header"]["revision"])  # "/"
+
+
 def compact_etcd(clusters: Clusters, cluster: str = MASTER) -> int:
     """Compact the sandbox etcd of ``cluster`` up to its current revision (which it returns):
     watches and lists from an older resourceVersion that reach etcd then get 410 Gone.
     """
-    if not isinstance(clusters.sandbox, Sandbox):
-        raise AssertionError("compacting etcd needs the sandbox provider")
-    base = f"http://127.0.0.1:{clusters.sandbox.cluster(cluster).etcd_port}/v3/kv"
-
-    def post(path: str, body: dict[str, object]) -> dict[str, Any]:
-        request = urllib.request.Request(f"{base}/{path}", json.dumps(body).encode(), method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return dict(json.loads(response.read()))
-
-    revision = int(post("range", {"key": "Lw=="})["header"]["revision"])  # key "/"
-    post("compaction", {"revision": revision, "physical": True})
+    revision = etcd_revision(clusters, cluster)
+    _etcd(clusters, cluster, "compaction", {"revision": revision, "physical": True})
     return revision
 
 

@@ -1,0 +1,353 @@
+"""SyncHub beside KubeFed v0.10.0: fan-out, template update latency, memory, quiet writes.
+
+One sandbox (master + 2 members), the same Federated CRDs and the same measurements for both,
+one controller at a time: first KubeFed's controller-manager (``make kubefed`` builds it;
+bench/_kubefed.py installs it), then ``synchub run --mode direct``, each on FederatedSecrets
+of its own namespace, created (data filled in) before it starts. Between the two runs the
+first namespace is emptied on every cluster. Per controller:
+
+- fan-out: seconds from its start until every copy exists on both members (and until the
+  first did, which is its start-up);
+- template update → both members: median / p99 over ``--updates`` patches of one template;
+- RSS and CPU of the process;
+- writes in a quiet window: the etcd revision delta of each cluster (every write, by anyone)
+  less what the clusters wrote with no controller running, and the watch events on the
+  benchmark's objects; for SyncHub also its ``synchub_member_writes_total``.
+
+Prints one JSON object with ratios SyncHub / KubeFed; never fails on a number.
+
+    .venv/bin/python bench/kubefed.py [--objects 1000] [--updates 50] [--quiet-seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import _common as c
+import _kubefed as kf
+
+from hub.sandbox import MASTER
+from hub.testing import b64, etcd_revision
+
+GROUP, VERSION = c.KUBEFED
+PLURAL = "federatedsecrets"
+PREFIX = "fs-"
+UPDATED = f"{PREFIX}0"  # the template the update rounds patch
+NAMESPACES = {"kubefed": "bench-kubefed", "synchub": "bench-synchub"}
+FANOUT_TIMEOUT = 900.0
+UPDATE_TIMEOUT = 60.0
+
+
+class Controller(Protocol):
+    """What the measurements need of either process (c.Hub, kf.ControllerManager)."""
+
+    started: float
+
+    def check_running(self) -> None: ...
+    def rss_mb(self) -> float | None: ...
+    def cpu_seconds(self) -> float | None: ...
+
+
+class Copies(c.Watcher):
+    """A watch that also counts change events and keeps when each object was first seen."""
+
+    def __init__(self, list_call: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(list_call, **kwargs)
+        self.events = 0
+        self.first: dict[str, float] = {}
+
+    def _list(self) -> str:
+        version = super()._list()
+        with self.changed:
+            for name, (_, seen) in self.objects.items():
+                self.first.setdefault(name, seen)
+        return version
+
+    def _event(self, event: dict[str, Any]) -> None:
+        super()._event(event)
+        kind = event["type"]
+        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+            return
+        with self.changed:
+            self.events += 1
+            if kind != "DELETED":
+                self.first.setdefault(event["raw_object"]["metadata"]["name"], time.monotonic())
+
+    def arrivals(self) -> list[float]:
+        """First-seen times of the benchmark's objects."""
+        with self.changed:
+            return [t for name, t in self.first.items() if name.startswith(PREFIX)]
+
+
+# --- arranging -------------------------------------------------------------------------------
+
+
+def federated(i: int, members: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FederatedSecret",
+        "metadata": {"name": f"{PREFIX}{i}"},
+        "spec": {
+            "template": {"type": "Opaque", "data": {"value": b64(f"literal-{i}")}},
+            "placement": {"clusters": [{"name": m} for m in members]},
+        },
+    }
+
+
+def setup(bench: c.Bench, namespace: str, objects: int, *, federate: bool) -> None:
+    """The namespace on the master (KubeFed: federated too) and its filled FederatedSecrets."""
+    bench.create_namespace(namespace, on=[MASTER])
+    if federate:
+        kf.federate_namespace(bench, namespace)
+    custom = bench.custom()
+    c.parallel(
+        lambda i: custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, federated(i, bench.members)
+        ),
+        objects,
+        f"FederatedSecrets in {namespace}",
+    )
+
+
+def empty(bench: c.Bench, namespace: str) -> None:
+    """Remove every Federated object of ``namespace`` (finalizers stripped: no controller
+    runs now) and every copy on the members, so the next controller starts clean.
+    """
+    custom = bench.custom()
+    for plural in (PLURAL, "federatednamespaces"):
+        raw = custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, _preload_content=False
+        )
+        names = [o["metadata"]["name"] for o in json.loads(raw.data).get("items") or []]
+
+        def strip(i: int, plural: str = plural, names: list[str] = names) -> None:
+            patch = {"metadata": {"finalizers": None}}
+            custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, names[i], patch
+            )
+            custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, names[i])
+
+        c.parallel(strip, len(names), f"{plural} deletions (finalizers stripped) in {namespace}")
+    for member in bench.members:
+        bench.core(member).delete_collection_namespaced_secret(namespace)
+    c.say(f"{namespace} emptied on every cluster")
+
+
+@contextmanager
+def watching(bench: c.Bench, namespace: str) -> Iterator[tuple[list[Copies], Copies]]:
+    """Watches of the copies on each member and of the FederatedSecrets on the master."""
+    members = [
+        Copies(bench.core(member).list_namespaced_secret, namespace=namespace)
+        for member in bench.members
+    ]
+    master = Copies(
+        bench.custom().list_namespaced_custom_object,
+        group=GROUP,
+        version=VERSION,
+        namespace=namespace,
+        plural=PLURAL,
+    )
+    for watcher in [*members, master]:
+        watcher.start()
+    try:
+        yield members, master
+    finally:
+        for watcher in [*members, master]:
+            watcher.stop()
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+def revisions(bench: c.Bench) -> dict[str, int]:
+    return {name: etcd_revision(bench, name) for name in bench.names}
+
+
+def revision_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after}
+
+
+def wait_fanout(
+    process: Controller, copies: list[Copies], expected: int
+) -> dict[str, float | int | None]:
+    """Seconds from the process start until the first and the last copy arrived."""
+    deadline = time.monotonic() + FANOUT_TIMEOUT
+    reported = time.monotonic()
+    while time.monotonic() < deadline:
+        arrivals = [w.arrivals() for w in copies]
+        done = sum(len(a) for a in arrivals)
+        if all(len(a) >= expected for a in arrivals):
+            first, last = min(min(a) for a in arrivals), max(max(a) for a in arrivals)
+            return {
+                "fanout_seconds": round(last - process.started, 2),
+                "first_copy_seconds": round(first - process.started, 2),
+                "first_to_last_copy_seconds": round(last - first, 2),
+            }
+        if time.monotonic() - reported > 10:
+            c.say(f"  {done}/{expected * len(copies)} copies on the members")
+            reported = time.monotonic()
+        process.check_running()
+        time.sleep(0.2)
+    return {"fanout_seconds": None, "fanout_timeout_copies": done}
+
+
+def measure_updates(
+    bench: c.Bench, namespace: str, copies: list[Copies], updates: int
+) -> dict[str, Any]:
+    """Patch one template's data ``updates`` times; time until both members hold it."""
+    custom = bench.custom()
+    latencies: list[float] = []
+    timeouts = 0
+    for k in range(updates):
+        value = b64(f"update-{k}-{time.time_ns()}")
+        patch = {"spec": {"template": {"data": {"value": value}}}}
+        started = time.monotonic()
+        custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, UPDATED, patch)
+
+        def arrived(obj: dict[str, Any], value: str = value) -> bool:
+            return bool(c.dig(obj, "data", "value") == value)
+
+        seen = [w.wait_for(UPDATED, arrived, UPDATE_TIMEOUT) for w in copies]
+        if any(s is None for s in seen):
+            timeouts += 1
+        else:
+            latencies.append(max(s for s in seen if s is not None) - started)
+        time.sleep(0.2)  # let this round's status writes land before the next one
+    return {"update_latency_ms": c.summary_ms(latencies), "update_timeouts": timeouts}
+
+
+def quiet_window(
+    bench: c.Bench, seconds: float, watchers: list[Copies]
+) -> tuple[dict[str, int], int]:
+    """(etcd revision delta per cluster, watch events on the benchmark's objects) over
+    ``seconds`` of doing nothing.
+    """
+    before, events = revisions(bench), sum(w.events for w in watchers)
+    time.sleep(seconds)
+    return revision_delta(revisions(bench), before), sum(w.events for w in watchers) - events
+
+
+def measure(
+    bench: c.Bench, args: argparse.Namespace, namespace: str, process: Controller
+) -> dict[str, Any]:
+    """Fan-out, updates, resources and the quiet window of one running controller; the
+    quiet writes are net of ``args.baseline`` (the clusters' own writes in such a window).
+    """
+    result: dict[str, Any] = {"namespace": namespace}
+    with watching(bench, namespace) as (copies, master):
+        before = revisions(bench)
+        result.update(wait_fanout(process, copies, args.objects))
+        result["fanout_writes_by_cluster"] = revision_delta(revisions(bench), before)
+        result["fanout_cpu_seconds"] = process.cpu_seconds()
+        c.say(f"  fan-out: {result.get('fanout_seconds')}s; measuring {args.updates} updates")
+        result.update(measure_updates(bench, namespace, copies, args.updates))
+        c.say(f"  update latency ms: {result['update_latency_ms']}")
+        time.sleep(2.0)  # the last round's status writes, before the window opens
+        c.say(f"  quiet window: {args.quiet_seconds:.0f}s")
+        raw, events = quiet_window(bench, args.quiet_seconds, [*copies, master])
+        result["quiet_etcd_writes_raw_by_cluster"] = raw
+        # Net of the clusters' own periodic writes (their API servers' leases); never below 0.
+        net = {name: max(0, raw[name] - args.baseline[name]) for name in raw}
+        result["quiet_etcd_writes_by_cluster"] = net
+        result["quiet_etcd_writes"] = sum(net.values())
+        result["quiet_object_events"] = events
+        result["rss_mb"] = process.rss_mb()
+        result["cpu_seconds"] = process.cpu_seconds()
+    return result
+
+
+# --- the two runs ----------------------------------------------------------------------------
+
+
+def run_kubefed(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
+    namespace = NAMESPACES["kubefed"]
+    setup(bench, namespace, args.objects, federate=True)
+    with kf.running(bench) as manager:
+        result = {"version": kf.version(), "sync_workers": args.kubefed_workers}
+        result["ready_seconds"] = round(manager.wait_ready(), 2)
+        result.update(measure(bench, args, namespace, manager))
+        errors = [line for line in manager.output().splitlines() if line.startswith("E")]
+        result["log_error_lines"] = len(errors)
+        result["log_errors"] = errors[:10]
+    empty(bench, namespace)
+    return result
+
+
+def run_synchub(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
+    namespace = NAMESPACES["synchub"]
+    setup(bench, namespace, args.objects, federate=False)
+    with c.running_hub(bench, "--mode", "direct") as hub:
+        result: dict[str, Any] = {"ready_seconds": round(hub.wait_ready(), 2)}
+        result.update(measure(bench, args, namespace, hub))
+        writes = hub.writes()
+        result["metric_writes"] = c.by_verb(writes)
+    result.update(c.log_report(hub))
+    return result
+
+
+def ratio(synchub: Any, kubefed: Any) -> float | None:
+    if not isinstance(synchub, int | float) or not isinstance(kubefed, int | float) or not kubefed:
+        return None
+    return round(synchub / kubefed, 2)
+
+
+def ratios(synchub: dict[str, Any], kubefed: dict[str, Any]) -> dict[str, float | None]:
+    """SyncHub / KubeFed for each headline figure (below 1: SyncHub is faster or smaller)."""
+    s_lat, k_lat = synchub["update_latency_ms"], kubefed["update_latency_ms"]
+    return {
+        "fanout_seconds": ratio(synchub["fanout_seconds"], kubefed["fanout_seconds"]),
+        "first_to_last_copy_seconds": ratio(
+            synchub.get("first_to_last_copy_seconds"), kubefed.get("first_to_last_copy_seconds")
+        ),
+        "update_median": ratio(s_lat["median"], k_lat["median"]),
+        "update_p99": ratio(s_lat["p99"], k_lat["p99"]),
+        "rss_mb": ratio(synchub["rss_mb"], kubefed["rss_mb"]),
+        "cpu_seconds": ratio(synchub["cpu_seconds"], kubefed["cpu_seconds"]),
+    }
+
+
+def run(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
+    kf.install(bench, workers=args.kubefed_workers)
+    c.say(f"baseline: {args.quiet_seconds:.0f}s with no controller running")
+    args.baseline, _ = quiet_window(bench, args.quiet_seconds, [])
+    result: dict[str, Any] = {
+        "benchmark": "kubefed",
+        "objects": args.objects,
+        "members": len(bench.members),
+        "updates": args.updates,
+        "quiet_seconds": args.quiet_seconds,
+        "baseline_etcd_writes_by_cluster": args.baseline,
+    }
+    c.say("KubeFed run")
+    result["kubefed"] = run_kubefed(bench, args)
+    c.say("SyncHub run")
+    result["synchub"] = run_synchub(bench, args)
+    result["synchub_over_kubefed"] = ratios(result["synchub"], result["kubefed"])
+    return result
+
+
+def main() -> int:
+    p = c.parser(__doc__.splitlines()[0] if __doc__ else "")
+    p.add_argument("--quiet-seconds", type=float, default=30.0, help="quiet window (default 30)")
+    p.add_argument(
+        "--kubefed-workers",
+        type=int,
+        default=1,
+        help="KubeFed sync controller maxConcurrentReconciles (default 1, the chart's)",
+    )
+    try:
+        kf.binary(), kf.crds_file()
+    except kf.KubeFedNotBuilt as exc:
+        c.say(str(exc))
+        return 1
+    return c.main(p.parse_args(), run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
