@@ -33,7 +33,7 @@ import _common as c
 import _kubefed as kf
 
 from hub.sandbox import MASTER
-from hub.testing import b64, etcd_revision
+from hub.testing import b64, etcd_revision, etcd_versions
 
 GROUP, VERSION = c.KUBEFED
 PLURAL = "federatedsecrets"
@@ -169,6 +169,35 @@ def revisions(bench: c.Bench) -> dict[str, int]:
     return {name: etcd_revision(bench, name) for name in bench.names}
 
 
+def versions(bench: c.Bench) -> dict[str, dict[str, int]]:
+    return {name: etcd_versions(bench, name) for name in bench.names}
+
+
+def resource(key: str) -> str:
+    """``secrets`` for /registry/secrets/ns/name, ``leases.coordination.k8s.io`` and the like."""
+    parts = key.split("/")
+    if len(parts) > 3 and "." in parts[2]:
+        return f"{parts[3]}.{parts[2]}"
+    return parts[2] if len(parts) > 2 else key
+
+
+def writes_by_resource(
+    after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
+    """Writes per cluster and resource between two readings of the etcd key versions
+    (objects created and deleted in between are not seen).
+    """
+    result: dict[str, dict[str, int]] = {}
+    for cluster, keys in after.items():
+        counts: dict[str, int] = {}
+        for key, version in keys.items():
+            written = version - before[cluster].get(key, 0)
+            if written > 0:
+                counts[resource(key)] = counts.get(resource(key), 0) + written
+        result[cluster] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    return result
+
+
 def revision_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after}
 
@@ -233,6 +262,31 @@ def quiet_window(
     return revision_delta(revisions(bench), before), sum(w.events for w in watchers) - events
 
 
+def quiet_writes(
+    bench: c.Bench, args: argparse.Namespace, watchers: list[Copies], process: Controller
+) -> dict[str, Any]:
+    """The quiet window's writes, net of ``args.baseline`` (the clusters' own), what they
+    were written to and, for SyncHub, what its own metric counted.
+    """
+    c.say(f"  quiet window: {args.quiet_seconds:.0f}s")
+    keys = versions(bench)
+    hub = process if isinstance(process, c.Hub) else None
+    counted = hub.writes() if hub else {}
+    raw, events = quiet_window(bench, args.quiet_seconds, watchers)
+    # Net of the clusters' own periodic writes (their API servers' leases); never below 0.
+    net = {name: max(0, raw[name] - args.baseline[name]) for name in raw}
+    result = {
+        "quiet_etcd_writes": sum(net.values()),
+        "quiet_etcd_writes_by_cluster": net,
+        "quiet_etcd_writes_raw_by_cluster": raw,
+        "quiet_writes_by_resource": writes_by_resource(versions(bench), keys),
+        "quiet_object_events": events,
+    }
+    if hub:
+        result["quiet_metric_writes"] = c.total(c.delta(hub.writes(), counted))
+    return result
+
+
 def measure(
     bench: c.Bench, args: argparse.Namespace, namespace: str, process: Controller
 ) -> dict[str, Any]:
@@ -241,22 +295,16 @@ def measure(
     """
     result: dict[str, Any] = {"namespace": namespace}
     with watching(bench, namespace) as (copies, master):
-        before = revisions(bench)
+        before, keys = revisions(bench), versions(bench)
         result.update(wait_fanout(process, copies, args.objects))
         result["fanout_writes_by_cluster"] = revision_delta(revisions(bench), before)
+        result["fanout_writes_by_resource"] = writes_by_resource(versions(bench), keys)
         result["fanout_cpu_seconds"] = process.cpu_seconds()
         c.say(f"  fan-out: {result.get('fanout_seconds')}s; measuring {args.updates} updates")
         result.update(measure_updates(bench, namespace, copies, args.updates))
         c.say(f"  update latency ms: {result['update_latency_ms']}")
         time.sleep(2.0)  # the last round's status writes, before the window opens
-        c.say(f"  quiet window: {args.quiet_seconds:.0f}s")
-        raw, events = quiet_window(bench, args.quiet_seconds, [*copies, master])
-        result["quiet_etcd_writes_raw_by_cluster"] = raw
-        # Net of the clusters' own periodic writes (their API servers' leases); never below 0.
-        net = {name: max(0, raw[name] - args.baseline[name]) for name in raw}
-        result["quiet_etcd_writes_by_cluster"] = net
-        result["quiet_etcd_writes"] = sum(net.values())
-        result["quiet_object_events"] = events
+        result.update(quiet_writes(bench, args, [*copies, master], process))
         result["rss_mb"] = process.rss_mb()
         result["cpu_seconds"] = process.cpu_seconds()
     return result

@@ -564,6 +564,15 @@ def etcd_revision(clusters: Clusters, cluster: str = MASTER) -> int:
     return int(_etcd(clusters, cluster, "range", {"key": "Lw=="})["header"]["revision"])  # "/"
 
 
+def etcd_versions(clusters: Clusters, cluster: str = MASTER) -> dict[str, int]:
+    """Every etcd key of sandbox cluster ``cluster`` with its version (the number of writes
+    to it since it was created): two readings tell how often each object was written.
+    """
+    everything = {"key": "AA==", "range_end": "AA==", "keys_only": True}  # "\0": all keys
+    kvs = _etcd(clusters, cluster, "range", everything).get("kvs") or []
+    return {base64.b64decode(kv["key"]).decode(): int(kv.get("version", 0)) for kv in kvs}
+
+
 def compact_etcd(clusters: Clusters, cluster: str = MASTER) -> int:
     """Compact the sandbox etcd of ``cluster`` up to its current revision (which it returns):
     watches and lists from an older resourceVersion that reach etcd then get 410 Gone.
