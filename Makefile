@@ -88,7 +88,7 @@ demo: install control-plane ## local sandbox clusters, then the hub on them
 demo-down: ## stop the demo's hub and clusters
 	$(BIN)/python -m hub.cli.demo --down --dir $(SANDBOX_DIR)
 
-bench: install control-plane ## the benchmarks; each prints one JSON object
+bench: install control-plane kubefed ## the benchmarks; each prints one JSON object
 	@for b in bench/[!_]*.py; do $(BIN)/python $$b; done
 
 clean: ## stop the demo, remove .venv and the caches

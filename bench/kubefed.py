@@ -7,7 +7,8 @@ of its own namespace, created (data filled in) before it starts. Between the two
 first namespace is emptied on every cluster. Per controller:
 
 - fan-out: seconds from its start until every copy exists on both members (and until the
-  first did, which is its start-up);
+  first did, which is its start-up), then until the master's FederatedSecrets stop changing
+  (status written: settled), with the writes per cluster and resource until then;
 - template update → both members: median / p99 over ``--updates`` patches of one template;
 - RSS and CPU of the process;
 - writes in a quiet window: the etcd revision delta of each cluster (every write, by anyone)
@@ -27,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import _common as c
@@ -42,6 +44,8 @@ UPDATED = f"{PREFIX}0"  # the template the update rounds patch
 NAMESPACES = {"kubefed": "bench-kubefed", "synchub": "bench-synchub"}
 FANOUT_TIMEOUT = 900.0
 UPDATE_TIMEOUT = 60.0
+SETTLE_QUIET = 3.0  # seconds without a change to the master's objects: settled
+SETTLE_TIMEOUT = 600.0
 
 
 class Controller(Protocol):
@@ -60,6 +64,7 @@ class Copies(c.Watcher):
     def __init__(self, list_call: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(list_call, **kwargs)
         self.events = 0
+        self.last_event = 0.0
         self.first: dict[str, float] = {}
 
     def _list(self) -> str:
@@ -76,6 +81,7 @@ class Copies(c.Watcher):
             return
         with self.changed:
             self.events += 1
+            self.last_event = time.monotonic()
             if kind != "DELETED":
                 self.first.setdefault(event["raw_object"]["metadata"]["name"], time.monotonic())
 
@@ -139,9 +145,24 @@ def empty(bench: c.Bench, namespace: str) -> None:
     c.say(f"{namespace} emptied on every cluster")
 
 
+@dataclass
+class Watches:
+    """The watches of one run and the clusters' etcd readings taken before its controller
+    started.
+    """
+
+    namespace: str
+    copies: list[Copies]  # each member's Secrets in the namespace
+    master: Copies  # the master's FederatedSecrets in the namespace
+    revisions: dict[str, int]
+    versions: dict[str, dict[str, int]]
+
+
 @contextmanager
-def watching(bench: c.Bench, namespace: str) -> Iterator[tuple[list[Copies], Copies]]:
-    """Watches of the copies on each member and of the FederatedSecrets on the master."""
+def watching(bench: c.Bench, namespace: str) -> Iterator[Watches]:
+    """Watches of the copies on each member and of the FederatedSecrets on the master,
+    synced, and the etcd readings of now: start the controller inside.
+    """
     members = [
         Copies(bench.core(member).list_namespaced_secret, namespace=namespace)
         for member in bench.members
@@ -156,7 +177,7 @@ def watching(bench: c.Bench, namespace: str) -> Iterator[tuple[list[Copies], Cop
     for watcher in [*members, master]:
         watcher.start()
     try:
-        yield members, master
+        yield Watches(namespace, members, master, revisions(bench), versions(bench))
     finally:
         for watcher in [*members, master]:
             watcher.stop()
@@ -226,6 +247,22 @@ def wait_fanout(
     return {"fanout_seconds": None, "fanout_timeout_copies": done}
 
 
+def wait_settled(process: Controller, master: Copies) -> float | None:
+    """Seconds from the process start until the master's FederatedSecrets last changed
+    (status, finalizers) before staying unchanged for SETTLE_QUIET seconds.
+    """
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while time.monotonic() < deadline:
+        with master.changed:
+            events = master.events
+        time.sleep(SETTLE_QUIET)
+        process.check_running()
+        with master.changed:
+            if master.events == events:
+                return round(max(master.last_event, process.started) - process.started, 2)
+    return None
+
+
 def measure_updates(
     bench: c.Bench, namespace: str, copies: list[Copies], updates: int
 ) -> dict[str, Any]:
@@ -288,25 +325,27 @@ def quiet_writes(
 
 
 def measure(
-    bench: c.Bench, args: argparse.Namespace, namespace: str, process: Controller
+    bench: c.Bench, args: argparse.Namespace, watches: Watches, process: Controller
 ) -> dict[str, Any]:
-    """Fan-out, updates, resources and the quiet window of one running controller; the
-    quiet writes are net of ``args.baseline`` (the clusters' own writes in such a window).
+    """Fan-out, settling, updates, resources and the quiet window of one running
+    controller; the quiet writes are net of ``args.baseline`` (the clusters' own writes in
+    such a window).
     """
-    result: dict[str, Any] = {"namespace": namespace}
-    with watching(bench, namespace) as (copies, master):
-        before, keys = revisions(bench), versions(bench)
-        result.update(wait_fanout(process, copies, args.objects))
-        result["fanout_writes_by_cluster"] = revision_delta(revisions(bench), before)
-        result["fanout_writes_by_resource"] = writes_by_resource(versions(bench), keys)
-        result["fanout_cpu_seconds"] = process.cpu_seconds()
-        c.say(f"  fan-out: {result.get('fanout_seconds')}s; measuring {args.updates} updates")
-        result.update(measure_updates(bench, namespace, copies, args.updates))
-        c.say(f"  update latency ms: {result['update_latency_ms']}")
-        time.sleep(2.0)  # the last round's status writes, before the window opens
-        result.update(quiet_writes(bench, args, [*copies, master], process))
-        result["rss_mb"] = process.rss_mb()
-        result["cpu_seconds"] = process.cpu_seconds()
+    result: dict[str, Any] = {}
+    result.update(wait_fanout(process, watches.copies, args.objects))
+    result["fanout_cpu_seconds"] = process.cpu_seconds()
+    c.say(f"  fan-out: {result.get('fanout_seconds')}s; waiting for the master to settle")
+    result["settled_seconds"] = wait_settled(process, watches.master)
+    result["initial_writes_by_cluster"] = revision_delta(revisions(bench), watches.revisions)
+    result["initial_writes_by_resource"] = writes_by_resource(versions(bench), watches.versions)
+    result["initial_cpu_seconds"] = process.cpu_seconds()
+    c.say(f"  settled at {result['settled_seconds']}s; measuring {args.updates} updates")
+    result.update(measure_updates(bench, watches.namespace, watches.copies, args.updates))
+    c.say(f"  update latency ms: {result['update_latency_ms']}")
+    time.sleep(2.0)  # the last round's status writes, before the window opens
+    result.update(quiet_writes(bench, args, [*watches.copies, watches.master], process))
+    result["rss_mb"] = process.rss_mb()
+    result["cpu_seconds"] = process.cpu_seconds()
     return result
 
 
@@ -316,10 +355,10 @@ def measure(
 def run_kubefed(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
     namespace = NAMESPACES["kubefed"]
     setup(bench, namespace, args.objects, federate=True)
-    with kf.running(bench) as manager:
-        result = {"version": kf.version(), "sync_workers": args.kubefed_workers}
+    result: dict[str, Any] = {"version": kf.version(), "sync_workers": args.kubefed_workers}
+    with watching(bench, namespace) as watches, kf.running(bench) as manager:
         result["ready_seconds"] = round(manager.wait_ready(), 2)
-        result.update(measure(bench, args, namespace, manager))
+        result.update(measure(bench, args, watches, manager))
         errors = [line for line in manager.output().splitlines() if line.startswith("E")]
         result["log_error_lines"] = len(errors)
         result["log_errors"] = errors[:10]
@@ -330,11 +369,10 @@ def run_kubefed(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
 def run_synchub(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
     namespace = NAMESPACES["synchub"]
     setup(bench, namespace, args.objects, federate=False)
-    with c.running_hub(bench, "--mode", "direct") as hub:
+    with watching(bench, namespace) as watches, c.running_hub(bench, "--mode", "direct") as hub:
         result: dict[str, Any] = {"ready_seconds": round(hub.wait_ready(), 2)}
-        result.update(measure(bench, args, namespace, hub))
-        writes = hub.writes()
-        result["metric_writes"] = c.by_verb(writes)
+        result.update(measure(bench, args, watches, hub))
+        result["metric_writes"] = c.by_verb(hub.writes())
     result.update(c.log_report(hub))
     return result
 
@@ -350,6 +388,7 @@ def ratios(synchub: dict[str, Any], kubefed: dict[str, Any]) -> dict[str, float 
     s_lat, k_lat = synchub["update_latency_ms"], kubefed["update_latency_ms"]
     return {
         "fanout_seconds": ratio(synchub["fanout_seconds"], kubefed["fanout_seconds"]),
+        "settled_seconds": ratio(synchub["settled_seconds"], kubefed["settled_seconds"]),
         "first_to_last_copy_seconds": ratio(
             synchub.get("first_to_last_copy_seconds"), kubefed.get("first_to_last_copy_seconds")
         ),
