@@ -10,6 +10,14 @@ in a Secret next to the KubeFedCluster) would. The Federated CRDs are SyncHub's 
 crds``), so both tools see the very same objects. No webhook runs: every field the webhook
 would default is written out.
 
+Where this differs from a real install: the controller-manager runs as a process on the host
+with the sandbox's admin kubeconfig (not in a Pod under the chart's ServiceAccount and RBAC);
+the members' ServiceAccount is bound to ``cluster-admin`` (kubefedctl join makes a ClusterRole
+of its own) and its token is a 24 h TokenRequest token (no token controller writes legacy
+token Secrets); the Federated CRDs have SyncHub's open template schema, not the target's
+OpenAPI schema kubefedctl enable copies; it is built with today's Go, json-iterator and
+reflect2 raised (tools/kubefed/go.mod), and talks client-go 0.22 to kube-apiserver 1.35.
+
 Not a benchmark itself (``make bench`` runs every ``bench/*.py``; this one does nothing).
 """
 
