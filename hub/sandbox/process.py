@@ -83,6 +83,25 @@ def stop(pid: int, marker: str, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def kill(pid: int, marker: str, timeout: float = 10.0) -> None:
+    """SIGKILL (a crash: no graceful shutdown); waits until the process is gone."""
+    if not alive(pid, marker):
+        return
+    _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while alive(pid, marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def pause(pid: int, marker: str, paused: bool) -> None:
+    """SIGSTOP (``paused``) or SIGCONT the process.
+
+    Stopped, it holds its connections open and answers nothing (a hung server).
+    """
+    if alive(pid, marker):
+        _signal(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
+
 def _signal(pid: int, sig: int) -> None:
     with suppress(ProcessLookupError):
         os.kill(pid, sig)

@@ -21,7 +21,7 @@ import yaml
 from hub.core.errors import BinaryNotFound, SandboxError
 from hub.sandbox.binaries import find_binary
 from hub.sandbox.certs import make_cluster_certs
-from hub.sandbox.process import alive, free_ports, probe, spawn, stop, tail
+from hub.sandbox.process import alive, free_ports, kill, pause, probe, spawn, stop, tail
 
 DEFAULT_DIR = Path(".synchub/sandbox")
 MASTER = "master"
@@ -285,6 +285,36 @@ class Sandbox:
         )
         state.write(self.state_file)
         self._wait(State(state.members, [record]), "apiserver", APISERVER_TIMEOUT)
+
+    def pause_apiserver(self, name: str, paused: bool = True) -> None:
+        """SIGSTOP (``paused``) or SIGCONT one cluster's API server: a hung cluster."""
+        record = self.cluster(name)
+        if record.apiserver is not None:
+            pause(record.apiserver.pid, record.dir, paused)
+
+    def crash(self, name: str) -> None:
+        """SIGKILL one cluster's API server and etcd (a crashed cluster; data stays)."""
+        record = self.cluster(name)
+        for process in (record.apiserver, record.etcd):
+            if process is not None:
+                kill(process.pid, record.dir)
+
+    def restart(self, name: str) -> None:
+        """Start a crashed cluster again on its old ports and data; wait until it serves."""
+        state = self.state()
+        assert state is not None
+        record = next(r for r in state.clusters if r.name == name)
+        assert record.etcd is not None
+        assert record.apiserver is not None
+        if not alive(record.etcd.pid, record.dir):
+            args = record.etcd.args
+            record.etcd = ProcessRecord(
+                spawn(args, Path(record.dir) / "etcd.log"), args, "etcd.log"
+            )
+            state.write(self.state_file)
+            self._wait(State(state.members, [record]), "etcd", ETCD_TIMEOUT)
+        state.write(self.state_file)
+        self.start_apiserver(name)
 
     def rebuild(self, name: str) -> None:
         """Replace cluster ``name`` by an empty one (a lost cluster re-created).

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
+from hub.faults import member_token, write_member_kubeconfig
 from hub.sandbox import Sandbox
 from hub.testing import Clusters, HubProcess, wait_for
 
@@ -148,38 +149,6 @@ def test_the_copy_is_restored_within_seconds_once_a_fight_ends(
         assert restored < 8.0, f"restored only {restored:.1f}s after the fight ended"
     finally:
         assert hub.stop() == 0, hub.output()[-2000:]
-
-
-def member_token(clusters: Clusters, cluster: str, namespace: str) -> str:
-    """A token of a cluster-admin ServiceAccount ``hub`` on ``cluster`` (deleting the
-    ServiceAccount makes the API server refuse it)."""
-    core = clusters.core(cluster)
-    account = k8s.V1ServiceAccount(metadata={"name": "hub"})
-    core.create_namespaced_service_account(namespace, account)
-    try:
-        k8s.RbacAuthorizationV1Api(clusters.api[cluster]).create_cluster_role_binding(
-            {
-                "metadata": {"name": f"{namespace}-hub"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                            "name": "cluster-admin"},
-                "subjects": [{"kind": "ServiceAccount", "name": "hub", "namespace": namespace}],
-            }
-        )  # fmt: skip
-    except k8s.ApiException as exc:
-        if exc.status != 409:
-            raise
-    request = k8s.AuthenticationV1TokenRequest(spec={"expirationSeconds": 3600})
-    return str(core.create_namespaced_service_account_token("hub", namespace, request).status.token)
-
-
-def write_member_kubeconfig(clusters: Clusters, cluster: str, path: Path, token: str) -> None:
-    document = yaml.safe_load(clusters.kubeconfig.read_text())
-    context = next(c for c in document["contexts"] if c["name"].endswith(cluster))
-    document["current-context"] = context["name"]
-    for user in document["users"]:
-        if user["name"] == context["context"]["user"]:
-            user["user"] = {"token": token}
-    path.write_text(yaml.safe_dump(document))
 
 
 def test_refused_credentials_are_one_status_on_every_object(
