@@ -9,7 +9,7 @@ SANDBOX_DIR ?= .synchub/sandbox
 CORE_COVERAGE ?= 97
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser control-plane lint format unit coverage integration e2e test demo demo-down bench kubefed clean image
+.PHONY: help install browser control-plane lint format unit coverage integration e2e reliability test demo demo-down bench kubefed clean image
 
 help: ## this list
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -78,9 +78,24 @@ e2e: install control-plane browser ## the end-to-end scenarios (the synchub proc
 	$(PYTEST) e2e $(ISOLATED:%=--ignore=%)
 	@for suite in $(ISOLATED); do echo "== $$suite (own sandbox)"; $(PYTEST) $$suite || exit 1; done
 
-test: install control-plane browser lint coverage ## everything CI runs: lint, unit (with coverage), integration, e2e
+# The fault matrix kills and pauses clusters: each module runs in a pytest session (a sandbox)
+# of its own, all of them at once; each one's output is shown when it ends.
+RELIABILITY := $(wildcard tests/reliability/test_*.py)
+
+reliability: install control-plane ## the fault matrix (tests/reliability), one sandbox per module, in parallel
+	@logs=$$(mktemp -d); pids=(); \
+	for suite in $(RELIABILITY); do \
+		env -u SYNCHUB_TEST_SANDBOX $(PYTEST) $$suite > $$logs/$$(basename $$suite).log 2>&1 & pids+=($$!); \
+	done; \
+	status=0; i=0; for suite in $(RELIABILITY); do \
+		wait $${pids[$$i]} || status=1; i=$$((i + 1)); \
+		echo "== $$suite (own sandbox, in parallel)"; cat $$logs/$$(basename $$suite).log; \
+	done; rm -rf $$logs; exit $$status
+
+test: install control-plane browser lint coverage ## everything CI runs: lint, unit (with coverage), integration, e2e, reliability
 	$(PYTEST) tests/integration e2e $(ISOLATED:%=--ignore=%)
 	@for suite in $(ISOLATED); do echo "== $$suite (own sandbox)"; $(PYTEST) $$suite || exit 1; done
+	@$(MAKE) --no-print-directory reliability
 
 demo: install control-plane ## local sandbox clusters, then the hub on them
 	$(BIN)/python -m hub.cli.demo --dir $(SANDBOX_DIR)
