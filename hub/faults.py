@@ -122,6 +122,18 @@ class Workload:
             return [f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"]
         return found
 
+    def reporting(self, member: str, status: str) -> int:
+        """How many FederatedSecrets report ``status`` for ``member`` now."""
+        listed = self.clusters.custom(MASTER).list_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL
+        )
+        return sum(
+            1
+            for fed in listed["items"]
+            for entry in (fed.get("status") or {}).get("clusters") or []
+            if entry.get("name") == member and entry.get("status") == status
+        )
+
     def statuses_settled(self) -> bool:
         """Every FederatedSecret says Propagated on every member, for its current generation."""
         listed = self.clusters.custom(MASTER).list_namespaced_custom_object(
@@ -318,9 +330,10 @@ def hub_killed(rig: Rig) -> Figures:
     assert hub.process is not None
     hub.process.kill()
     hub.process.wait()
+    pending = len(workload.problems())  # copies the killed hub had not written yet
     hold(1.0)
     rig.start_hub(wait_ready=False)
-    return {}
+    return {"pending_at_kill": pending}
 
 
 def etcd_compacted(rig: Rig) -> Figures:
@@ -413,12 +426,15 @@ def credentials_refused(rig: Rig) -> Figures:
     """Member-1 refuses the hub's token (its ServiceAccount deleted); then a new one works."""
     namespace = rig.workload.namespace
     rig.clusters.core(MEMBER).delete_namespaced_service_account("hub", namespace)
+    refused = time.monotonic()
+    wait_for(lambda: rig.workload.reporting(MEMBER, "CredentialsInvalid"), timeout=60,
+             what=f"{MEMBER}'s refusal to be reported")  # fmt: skip
+    reported = time.monotonic() - refused
     hold()
     path = rig.directory / f"{MEMBER}.kubeconfig"
-    write_member_kubeconfig(
-        rig.clusters, MEMBER, path, member_token(rig.clusters, MEMBER, namespace)
-    )
-    return {}
+    token = member_token(rig.clusters, MEMBER, namespace)
+    write_member_kubeconfig(rig.clusters, MEMBER, path, token)
+    return {"reported_s": round(reported, 2)}
 
 
 #: Every fault of the matrix, by name.
