@@ -291,3 +291,46 @@ def test_adopt_resources_of_a_kubefed_config_is_honoured(
         assert hub.stop() == 0, hub.output()[-2000:]
         for api in (master, member):
             api.close()
+
+
+def federated_names(clusters: Clusters, namespace: str) -> set[str]:
+    listed = clusters.custom("master").list_namespaced_custom_object(
+        GROUP, VERSION, namespace, "federatedsecrets"
+    )
+    return {fed["metadata"]["name"] for fed in listed["items"]}
+
+
+def test_a_hung_member_does_not_delay_deletions_elsewhere(
+    clusters: Clusters, federated_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    timeout = {"deletionTimeout": "6s"}
+    config = config_file(clusters, tmp_path, namespaces=[namespace], propagation=timeout)
+    hub = HubProcess(config, tmp_path / "hub.log").start()
+    names = [f"d{i}" for i in range(12)]  # more objects than the hub has workers
+    try:
+        for name in names:
+            federated_secret(clusters, namespace, name, "v1", MEMBERS)
+        wait_for(lambda: all(member_value(clusters, m, namespace, n) == "v1"
+                             for n in names for m in BOTH), timeout=60)  # fmt: skip
+        with paused_apiserver(clusters, "member-1"):
+            started = time.monotonic()
+            for name in names:
+                clusters.custom("master").delete_namespaced_custom_object(
+                    GROUP, VERSION, namespace, "federatedsecrets", name
+                )
+            wait_for(lambda: all(member_value(clusters, "member-2", namespace, n) is None
+                                 for n in names), timeout=60)  # fmt: skip
+            elapsed = time.monotonic() - started
+            print(f"member-2 lost {len(names)} copies in {elapsed:.2f}s with member-1 hung")
+            assert elapsed < 3.0, f"deletions on member-2 waited {elapsed:.1f}s on member-1"
+            # member-1 still hangs: propagation.deletionTimeout releases the finalizers.
+            wait_for(lambda: not federated_names(clusters, namespace), timeout=60)
+            released = time.monotonic() - started
+            print(f"finalizers released {released:.2f}s after the deletions (timeout 6s)")
+            assert released >= 6.0, f"released after {released:.1f}s, before deletionTimeout"
+        # Back again: the copies left behind on member-1 are swept.
+        wait_for(lambda: all(member_value(clusters, "member-1", namespace, n) is None
+                             for n in names), timeout=90)  # fmt: skip
+    finally:
+        assert hub.stop() == 0, hub.output()[-2000:]
+    assert "Traceback" not in hub.output()

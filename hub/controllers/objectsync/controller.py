@@ -14,6 +14,7 @@ object without SyncHub's label and this sync's origin is never touched (``Alread
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 
 from hub.config.settings import Config
@@ -32,6 +33,7 @@ from hub.core.federation import (
     ADOPT_ANNOTATION,
     ORIGIN_ANNOTATION,
     annotation_is_true,
+    deletion_timed_out,
 )
 from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.core.objectsync import (
@@ -304,12 +306,34 @@ class ObjectSyncController(Controller[ObjectRef]):
     ) -> None:
         if not isinstance(spec, SpecError):
             waiting = await self.finalizer.remove_copies(key, self._origin(key), obj, spec)
-            if waiting:
+            now = datetime.datetime.now(datetime.UTC)
+            timeout = self.config.propagation.deletion_timeout
+            if waiting and not deletion_timed_out(obj, timeout, now):
                 await self._report(key, info, obj, spec.conditions, waiting, None)
                 syncing = any(r.status == st.SYNCING for r in waiting)
                 raise Requeue(1.0 if syncing else WAIT_FOR_REMOVAL)
+            await self._give_up(key, obj, waiting)
         await self.finalizer.release(key, info, obj)
         self._forget(key)
+
+    async def _give_up(self, key: ObjectRef, obj: Obj, waiting: list[st.Result]) -> None:
+        """propagation.deletionTimeout ran out: say which clusters may keep copies.
+
+        Once per cluster, a Warning Event and a log line; then the sync may go
+        (docs/objectsync.md).
+        """
+        for cluster in sorted({r.cluster for r in waiting}):
+            held = [r for r in waiting if r.cluster == cluster]
+            message = (
+                f"gave up removing {len(held)} copies on cluster {cluster} after "
+                f"propagation.deletionTimeout ({held[0].status}: {held[0].message}); "
+                "they may be left behind"
+            )[:1000]
+            log.warning("objectsync %s: %s", key, message, extra=key.log_keys)
+            self.metrics.deletion_leftovers.labels(cluster=cluster, outcome="left").inc(len(held))
+            await self.writer.event(
+                obj, type_="Warning", reason="DeletionTimedOut", message=message
+            )
 
     def _forget(self, key: ObjectRef) -> None:
         self.watches.forget(key)

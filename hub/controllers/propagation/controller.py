@@ -276,7 +276,7 @@ class PropagationController(Controller[ObjectRef]):
             # Placing on partial labels could delete copies that belong there.
             raise Requeue(0.5)
         if key.group == SWEEP_GROUP:
-            await self.leftovers.sweep(key.cluster)
+            await self._sweep(key.cluster)
             return
         info = self.federated.infos.get(key.group_resource)
         fed = self.federated.get(info, key.namespace, key.name) if info else None
@@ -300,6 +300,12 @@ class PropagationController(Controller[ObjectRef]):
         if self.copy.pending(key, fed):
             return  # the copy controller's write (or its verdict) queues the object again
         await self._propagate(key, info, fed, kind)
+
+    async def _sweep(self, cluster: str) -> None:
+        """Remove ``cluster``'s leftovers, once its lane's requests are answered again."""
+        if self.lanes.stalled_for(cluster):
+            raise Requeue(WAIT_FOR_REMOVAL)
+        await self.leftovers.sweep(cluster)
 
     async def _propagate(self, key: ObjectRef, info: ResourceInfo, fed: Obj, kind: str) -> None:
         """Hand ``fed`` to every cluster's lane, then write the status from their outcomes.
@@ -385,12 +391,14 @@ class PropagationController(Controller[ObjectRef]):
         """One cluster's work for one Federated object, run in that cluster's lane."""
         info = self.federated.infos.get(key.group_resource)
         fed = self.federated.get(info, key.namespace, key.name) if info else None
-        if fed is None or (fed.get("metadata") or {}).get("deletionTimestamp"):
+        if fed is None:
             return None
         try:
             kind = target_kind(str(fed.get("kind", "")))
         except ValueError:
             return None
+        if objects.metadata(fed).get("deletionTimestamp"):
+            return await self._remove_one(cluster, key, fed, kind)
         placement = select_clusters(fed, self.inventory.clusters())
         if isinstance(placement, PlacementError) or self.copy.pending(key, fed):
             return None
@@ -402,6 +410,18 @@ class PropagationController(Controller[ObjectRef]):
         if result is not None and result.wrote:
             self._wrote.add(key)
         return Outcome(objects.resource_version(fed), selected, result)
+
+    async def _remove_one(self, cluster: str, key: ObjectRef, fed: Obj, kind: str) -> Outcome:
+        """One cluster's part of a deletion, run in that cluster's lane: its copy removed
+        (or orphaned); the outcome's result is what still holds the deletion there.
+        """
+        finalizers = objects.metadata(fed).get("finalizers") or []
+        result = None
+        if FINALIZER in finalizers:
+            orphan = annotation_is_true(fed, *ORPHAN_ANNOTATIONS)
+            state = self.inventory.get(cluster)
+            result = await self.members.remove(key, fed, kind, state, orphan)
+        return Outcome(objects.resource_version(fed), False, result)
 
     async def _announce(
         self, key: ObjectRef, fed: Obj, kind: str, results: list[ClusterResult]
@@ -457,14 +477,14 @@ class PropagationController(Controller[ObjectRef]):
         finalizers = objects.metadata(fed).get("finalizers") or []
         if FINALIZER not in finalizers:
             return
-        orphan = annotation_is_true(fed, *ORPHAN_ANNOTATIONS)
-        results = await asyncio.gather(
-            *(
-                self.members.remove(key, fed, kind, s, orphan)
-                for s in self.inventory.states.values()
-            )
-        )
-        pending = [r for r in results if r is not None and r.status != ClusterStatus.ORPHANED]
+        answered = [self.lanes.submit(name, key) for name in self.inventory.states]
+        if self._await_lanes:
+            await asyncio.gather(*answered)
+        results = self._removal_results(key, objects.resource_version(fed))
+        if results is None:
+            self.queue.add_after(key, STALLED_AFTER)  # a lane still working; look again
+            return
+        pending = [r for r in results if r.status != ClusterStatus.ORPHANED]
         if pending and not self._deletion_timed_out(fed):
             await self._announce(key, fed, kind, pending)
             await self._write_status(info, key, fed, pending, _summary(pending))
@@ -476,12 +496,32 @@ class PropagationController(Controller[ObjectRef]):
             )
             log.warning("propagation %s: %s", key, message, extra=key.log_keys)
             self.metrics.deletion_leftovers.labels(cluster=result.name, outcome="left").inc()
+            # A cluster that hung without being marked unready never "comes back": sweep it.
+            self.queue.add_after(sweep_key(result.name), WAIT_FOR_REMOVAL)
             await self.members.writer(self.inventory.get(self.master)).event(
                 fed, type_="Warning", reason="DeletionTimedOut", message=message
             )
         if not self.dry_run:
             await self._set_finalizers(info, key, fed, [f for f in finalizers if f != FINALIZER])
         self._forget(key)
+
+    def _removal_results(self, key: ObjectRef, resource_version: str) -> list[ClusterResult] | None:
+        """What holds the deletion of this version of the object, per cluster; None while
+        a lane is due. A stalled lane holds it as not answering (until deletionTimeout).
+        """
+        results: list[ClusterResult] = []
+        for name in self.inventory.states:
+            outcome = self.lanes.outcome(name, key)
+            if outcome is not None and outcome.resource_version == resource_version:
+                if outcome.result is not None:
+                    results.append(outcome.result)
+                continue
+            stalled = self.lanes.stalled_for(name)
+            if not stalled:
+                return None
+            message = f"no answer from the API server for {stalled:.0f}s"
+            results.append(ClusterResult(name, ClusterStatus.WAITING_FOR_REMOVAL, message))
+        return results
 
     def _deletion_timed_out(self, fed: Obj) -> bool:
         now = datetime.datetime.now(datetime.UTC)
