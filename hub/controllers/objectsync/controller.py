@@ -111,6 +111,9 @@ class ObjectSyncController(Controller[ObjectRef]):
         self._failures: dict[ObjectRef, int] = {}
         self.reporter = Reporter(self.writer, self.queue.add, snapshots)
         self.finalizer = Finalizer(self.writer, self.discovery, self.clusters)
+        #: Deleted syncs whose copies deletionTimeout left behind: (origin, spec), swept
+        #: when their members are back.
+        self._leftovers: dict[ObjectRef, tuple[str, SyncSpec]] = {}
         #: Syncs not fully in sync after their last reconcile.
         self.unsynced: set[ObjectRef] = set()
 
@@ -141,10 +144,15 @@ class ObjectSyncController(Controller[ObjectRef]):
         return not self.unsynced
 
     def resync(self, _cluster: str = "") -> None:
-        """Queue every sync (a member returned, cluster labels changed)."""
+        """Queue every sync, and every deleted one that left copies behind.
+
+        Called when a member returned or cluster labels changed.
+        """
         for cache in self.syncs:
             for obj in list(cache.store.values()):
                 self.queue.add(_ref(self.master, cache.info, obj))
+        for key in list(self._leftovers):
+            self.queue.add(key)
 
     def _on_sync(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         self.queue.add(_ref(self.master, info, obj))
@@ -168,8 +176,9 @@ class ObjectSyncController(Controller[ObjectRef]):
         info = self.syncs.infos.get(key.group_resource)
         obj = self.syncs.get(info, key.namespace, key.name) if info else None
         if info is None or obj is None:
-            self._forget(key)
+            await self._gone(key)
             return
+        self._leftovers.pop(key, None)  # the sync exists (again): its copies are its own
         spec = parse_sync(obj)
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
             await self._finalize(key, info, obj, spec)
@@ -312,9 +321,22 @@ class ObjectSyncController(Controller[ObjectRef]):
                 await self._report(key, info, obj, spec.conditions, waiting, None)
                 syncing = any(r.status == st.SYNCING for r in waiting)
                 raise Requeue(1.0 if syncing else WAIT_FOR_REMOVAL)
-            await self._give_up(key, obj, waiting)
+            if waiting:
+                await self._give_up(key, obj, waiting)
+                self._leftovers[key] = (self._origin(key), spec)
         await self.finalizer.release(key, info, obj)
         self._forget(key)
+
+    async def _gone(self, key: ObjectRef) -> None:
+        """The sync is gone: forget it; sweep the copies its deletion left behind."""
+        self._forget(key)
+        left = self._leftovers.get(key)
+        if left is None:
+            return
+        if not await self.finalizer.sweep(key, *left):
+            raise Requeue(WAIT_FOR_REMOVAL)  # a member still away (or listing)
+        del self._leftovers[key]
+        log.info("objectsync %s: removed the copies its deletion left behind", key)
 
     async def _give_up(self, key: ObjectRef, obj: Obj, waiting: list[st.Result]) -> None:
         """propagation.deletionTimeout ran out: say which clusters may keep copies.

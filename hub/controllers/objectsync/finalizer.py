@@ -37,15 +37,31 @@ class Finalizer:
         """Delete or orphan every copy; what still holds the deletion (empty: done)."""
         if FINALIZER not in ((obj.get("metadata") or {}).get("finalizers") or []):
             return []
-        try:
-            info = await self.discovery.for_kind(
-                spec.source.group, spec.source.kind, spec.source.version
-            )
-        except UnknownResource:
+        info = await self.source_info(spec)
+        if info is None:
             return []  # the kind is gone from the master: nothing of it can be found
         orphan = annotation_is_true(obj, *ORPHAN_ANNOTATIONS)
         results = await self.clusters.remove_all(key, origin, info, orphan=orphan)
         return [r for r in results if r.status != ORPHANED]
+
+    async def source_info(self, spec: SyncSpec) -> ResourceInfo | None:
+        """The resource of the sync's source kind; None when the master no longer serves it."""
+        try:
+            return await self.discovery.for_kind(
+                spec.source.group, spec.source.kind, spec.source.version
+            )
+        except UnknownResource:
+            return None
+
+    async def sweep(self, key: ObjectRef, origin: str, spec: SyncSpec) -> bool:
+        """Delete the copies a deleted sync left behind; True once none is left anywhere.
+
+        Only what the member caches of managed copies (synced) hold with ``origin``.
+        """
+        info = await self.source_info(spec)
+        if info is None:
+            return True
+        return not await self.clusters.remove_all(key, origin, info, orphan=False)
 
     async def release(self, key: ObjectRef, info: ResourceInfo, obj: Obj) -> None:
         """Clear the finalizer, so the API server deletes the sync."""
