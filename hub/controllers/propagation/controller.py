@@ -365,26 +365,29 @@ class PropagationController(Controller[ObjectRef]):
             raise Requeue(WAIT_FOR_REMOVAL)
 
     def _current_results(
-        self, key: ObjectRef, resource_version: str, selected: set[str]
+        self, key: ObjectRef, resource_version: str, selected: set[str], *, removing: bool = False
     ) -> list[ClusterResult] | None:
         """Each cluster's result for this version of the object; None while one is due.
 
-        A cluster whose lane is stalled is reported as not answering, not waited for.
+        A cluster whose lane is stalled is reported as not answering, not waited for;
+        ``removing`` (a deletion's outcomes): a stalled cluster holds the deletion.
         """
+        status = ClusterStatus.WAITING_FOR_REMOVAL if removing else ClusterStatus.CLUSTER_NOT_READY
         results: list[ClusterResult] = []
         for name in self.inventory.states:
             outcome = self.lanes.outcome(name, key)
             current = outcome is not None and outcome.resource_version == resource_version
-            if outcome is not None and current and outcome.selected == (name in selected):
+            wanted = name in selected and not removing
+            if outcome is not None and current and outcome.selected == wanted:
                 if outcome.result is not None:
                     results.append(outcome.result)
                 continue
             stalled = self.lanes.stalled_for(name)
             if not stalled:
                 return None
-            if name in selected:
+            if removing or name in selected:
                 message = f"no answer from the API server for {stalled:.0f}s"
-                results.append(ClusterResult(name, ClusterStatus.CLUSTER_NOT_READY, message))
+                results.append(ClusterResult(name, status, message))
         return results
 
     async def _sync_one(self, cluster: str, key: ObjectRef) -> Outcome | None:
@@ -480,7 +483,7 @@ class PropagationController(Controller[ObjectRef]):
         answered = [self.lanes.submit(name, key) for name in self.inventory.states]
         if self._await_lanes:
             await asyncio.gather(*answered)
-        results = self._removal_results(key, objects.resource_version(fed))
+        results = self._current_results(key, objects.resource_version(fed), set(), removing=True)
         if results is None:
             self.queue.add_after(key, STALLED_AFTER)  # a lane still working; look again
             return
@@ -504,24 +507,6 @@ class PropagationController(Controller[ObjectRef]):
         if not self.dry_run:
             await self._set_finalizers(info, key, fed, [f for f in finalizers if f != FINALIZER])
         self._forget(key)
-
-    def _removal_results(self, key: ObjectRef, resource_version: str) -> list[ClusterResult] | None:
-        """What holds the deletion of this version of the object, per cluster; None while
-        a lane is due. A stalled lane holds it as not answering (until deletionTimeout).
-        """
-        results: list[ClusterResult] = []
-        for name in self.inventory.states:
-            outcome = self.lanes.outcome(name, key)
-            if outcome is not None and outcome.resource_version == resource_version:
-                if outcome.result is not None:
-                    results.append(outcome.result)
-                continue
-            stalled = self.lanes.stalled_for(name)
-            if not stalled:
-                return None
-            message = f"no answer from the API server for {stalled:.0f}s"
-            results.append(ClusterResult(name, ClusterStatus.WAITING_FOR_REMOVAL, message))
-        return results
 
     def _deletion_timed_out(self, fed: Obj) -> bool:
         now = datetime.datetime.now(datetime.UTC)
