@@ -541,6 +541,10 @@ def run_fault(
 
 def judge(rig: Rig, name: str, ended: float, quiet: float, timeout: float) -> Verdict:
     """Wait for convergence after the fault ended at ``ended``; then the quiet window."""
+    small: Figures = {}
+    # The small sources first: the big one must not hold them up.
+    if rig.workload.big and poll(lambda: not small_problems(rig.workload), timeout, 0.2):
+        small["small_converge_s"] = round(time.monotonic() - ended, 2)
     converged = poll(lambda: not rig.workload.problems(), timeout=timeout, interval=0.2)
     converge_s = round(time.monotonic() - ended, 2) if converged else None
     settled = converged and poll(rig.workload.statuses_settled, timeout=60, interval=0.2)
@@ -549,5 +553,10 @@ def judge(rig: Rig, name: str, ended: float, quiet: float, timeout: float) -> Ve
     time.sleep(quiet)  # the window itself: nothing changes, so nothing may be written
     total = rig.writes()
     verdict = Verdict(name, converge_s, status_s, total - before, rig.workload.problems(), 0, [])
-    verdict.figures["hub_writes"] = total  # all the running hubs wrote (never 0 here)
+    verdict.figures.update(small, hub_writes=total)  # hub_writes: never 0 here
     return verdict
+
+
+def small_problems(workload: Workload) -> list[str]:
+    """:meth:`Workload.problems` of every source but the big one."""
+    return [p for p in workload.problems() if "src-big" not in p]
