@@ -137,8 +137,9 @@ def _copy(w: Wiring) -> CopyController:
 
 
 def _clusters(w: Wiring) -> ClusterRegistry:
-    """The cluster registry; it builds the shared inventory in every mode (it reports the
-    clusters' health even when a federation controller propagates).
+    """The cluster registry; it builds the shared inventory in every mode.
+
+    It reports the clusters' health even when a federation controller propagates.
     """
     inventory = w.inventory()
     inventory.mode = w.mode
@@ -208,8 +209,9 @@ class Manager:
         self.mode = ""
 
     def readiness(self) -> tuple[bool, str]:
-        """``/readyz``: connected, and on the leader every controller's caches synced. True on
-        a standby too: leadership is ``synchub_leader`` (docs/deploy.md), not readiness.
+        """``/readyz``: connected, and on the leader every controller's caches synced.
+
+        True on a standby too: leadership is ``synchub_leader`` (docs/deploy.md), not readiness.
         """
         if self.elector is not None and not self.elector.is_leader:
             return True, f"standby ({self.elector.identity}): connected, waiting for the lease"
@@ -342,8 +344,10 @@ class Manager:
                 log.warning("discovery refresh failed: %s", exc)
 
     async def _recheck_mode(self, master: ClusterClient) -> None:
-        """Say a mode change at WARNING; a switch to direct starts propagating, a switch to
-        federation stops it (a federation controller propagates; docs/modes.md).
+        """Say a mode change at WARNING and follow it.
+
+        A switch to direct starts propagating, a switch to federation stops it (a federation
+        controller propagates; docs/modes.md).
         """
         mode = await self._mode(master)
         if mode == self.mode or self.wiring is None:

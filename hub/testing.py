@@ -122,8 +122,9 @@ async def background(
     stop: Callable[[], object] | None = None,
     timeout: float = 10.0,
 ) -> AsyncIterator[asyncio.Task[T]]:
-    """Run ``coroutine`` as a task during the ``async with`` block; on leaving, ``stop()`` it
-    and wait until it ends (without ``stop``: cancel it).
+    """Run ``coroutine`` as a task during the ``async with`` block.
+
+    On leaving, ``stop()`` it and wait until it ends (without ``stop``: cancel it).
     """
     task = asyncio.create_task(coroutine)
     try:
@@ -382,17 +383,19 @@ class Provider(Protocol):
 class KindClusters:
     """Clusters made by kind through pytest-kind, named and wired like the sandbox."""
 
-    def __init__(self, directory: Path, members: int = MEMBERS) -> None:
-        from pytest_kind import KindCluster  # type: ignore[import-untyped]
-
+    def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.names = [MASTER, *member_names(members)]
-        self.kind = {n: KindCluster(f"synchub-{n}") for n in self.names}
+        self.names: list[str] = []
+        self.kind: dict[str, Any] = {}
         self.kubeconfig = directory / "kubeconfig"
         self.clusters_yaml = directory / "clusters.yaml"
 
     def up(self, members: int = MEMBERS) -> None:
         """Create the clusters; write one kubeconfig and clusters.yaml for all of them."""
+        from pytest_kind import KindCluster  # type: ignore[import-untyped]
+
+        self.names = [MASTER, *member_names(members)]
+        self.kind = {n: KindCluster(f"synchub-{n}") for n in self.names}
         merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [],
                                   "users": [], "contexts": []}  # fmt: skip
         for name, cluster in self.kind.items():
@@ -452,8 +455,10 @@ def docker_problem() -> str:
 
 
 def api_client(kubeconfig: Path, cluster: str, pool_size: int = 0) -> k8s.ApiClient:
-    """A synchronous client for one cluster's context (its own configuration, never the
-    process-global default); ``pool_size`` widens the connection pool for threaded use.
+    """A synchronous client for one cluster's context.
+
+    It has its own configuration, never the process-global default; ``pool_size`` widens the
+    connection pool for threaded use.
     """
     client = k8s_config.new_client_from_config(
         config_file=str(kubeconfig), context=context_name(cluster)
@@ -521,7 +526,7 @@ def start_clusters(
 ) -> Iterator[Clusters]:
     """Master + ``members`` clusters in ``directory`` (sandbox or kind); always torn down."""
     chosen: Provider = (
-        KindClusters(directory, members) if provider == "kind" else Sandbox(directory, say=say)
+        KindClusters(directory) if provider == "kind" else Sandbox(directory, say=say)
     )
     chosen.up(members)
     api: dict[str, k8s.ApiClient] = {}
@@ -574,8 +579,9 @@ def etcd_versions(clusters: Clusters, cluster: str = MASTER) -> dict[str, int]:
 
 
 def compact_etcd(clusters: Clusters, cluster: str = MASTER) -> int:
-    """Compact the sandbox etcd of ``cluster`` up to its current revision (which it returns):
-    watches and lists from an older resourceVersion that reach etcd then get 410 Gone.
+    """Compact the sandbox etcd of ``cluster`` up to its current revision, which it returns.
+
+    Watches and lists from an older resourceVersion that reach etcd then get 410 Gone.
     """
     revision = etcd_revision(clusters, cluster)
     _etcd(clusters, cluster, "compaction", {"revision": revision, "physical": True})
@@ -713,4 +719,5 @@ class WorkRepo:
         self.push(f"refs/tags/{name}")
 
     def push(self, *refs: str) -> None:
+        """Force-push ``refs`` to the remote."""
         self.git("push", "-q", "--force", self.remote, *refs)

@@ -1,4 +1,4 @@
-"""``synchub check``: can the hub reach and use every configured cluster? (docs/cli.md)
+"""``synchub check``: can the hub reach and use every configured cluster (docs/cli.md)?
 
 Per cluster: reachable, version, labels, APIs. A setup that cannot work is a problem, not a
 pass: no Federated or ``synchub.io`` CRDs on the master, a ``targets`` entry the master does

@@ -60,6 +60,7 @@ FEDERATED_SECRET = {
 
 
 def say(message: str) -> None:
+    """Print one line of the demo's story."""
     print(f"demo: {message}", flush=True)
 
 
@@ -90,6 +91,7 @@ def tls_secret_data(serial: int) -> dict[str, str]:
 
 
 async def create(client: ClusterClient, path: str, body: dict[str, Any]) -> None:
+    """POST ``body`` to ``path``; an object that already exists is left as it is."""
     with contextlib.suppress(Conflict):
         await client.request("POST", path, body=body)
 
@@ -186,6 +188,7 @@ async def holdings(config: Config) -> list[tuple[str, str, str]]:
 
 
 def table(rows: list[tuple[str, str, str]]) -> str:
+    """The holdings as a table: cluster, the Secret's writer (synchub or source), its data hash."""
     lines = [f"  {'CLUSTER':<10} {'SECRET ' + NAMESPACE + '/' + SECRET:<32} {'DATA HASH'}"]
     lines += [f"  {c:<10} {o:<32} {h}" for c, o, h in rows]
     return "\n".join(lines)
@@ -194,8 +197,9 @@ def table(rows: list[tuple[str, str, str]]) -> str:
 async def wait_in_sync(
     config: Config, timeout: float = 60.0, *, not_hash: str = ""
 ) -> list[tuple[str, str, str]]:
-    """The holdings once every cluster holds the same data, other than ``not_hash`` (the data
-    before a renewal), or as they are at ``timeout``.
+    """The holdings once every cluster holds the same data, or as they are at ``timeout``.
+
+    The same data must differ from ``not_hash`` (the data before a renewal).
     """
     rows: list[tuple[str, str, str]] = []
 
@@ -209,6 +213,7 @@ async def wait_in_sync(
 
 
 def start_hub(sandbox: Sandbox) -> int:
+    """Start ``synchub run`` detached (or find it running); its HTTP port."""
     pid_file = sandbox.dir / "synchub.pid"
     if pid_file.exists():
         pid, port = json.loads(pid_file.read_text())
@@ -224,6 +229,7 @@ def start_hub(sandbox: Sandbox) -> int:
 
 
 def down(sandbox: Sandbox) -> None:
+    """Stop the hub, the git server and the sandbox."""
     pid_file = sandbox.dir / "synchub.pid"
     if pid_file.exists():
         pid, _ = json.loads(pid_file.read_text())
@@ -234,6 +240,7 @@ def down(sandbox: Sandbox) -> None:
 
 
 def main() -> int:
+    """``python -m hub.cli.demo [--dir DIR] [--down]``: run (or stop) the demo."""
     parser = argparse.ArgumentParser(prog="python -m hub.cli.demo")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--down", action="store_true", help="stop the demo")

@@ -1,5 +1,6 @@
-"""What ``status``, ``reconcile``, ``suspend`` and ``resume`` share: the master connection,
-``KIND/NAME`` parsing and the synced objects' API groups.
+"""What ``status``, ``reconcile``, ``suspend`` and ``resume`` share.
+
+The master connection, ``KIND/NAME`` parsing and the synced objects' API groups.
 """
 
 from __future__ import annotations

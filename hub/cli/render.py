@@ -54,8 +54,10 @@ CLUSTER_ANNOTATION = "synchub.io/cluster"
 
 
 def load_documents(files: Sequence[str]) -> list[Obj]:
-    """The mapping documents of the YAML files (``-`` is stdin); a file that cannot be read
-    or parsed is a usage error (exit 2) that keeps the parser's reason.
+    """The mapping documents of the YAML files (``-`` is stdin).
+
+    A file that cannot be read or parsed is a usage error (exit 2) that keeps the parser's
+    reason.
     """
     documents: list[Obj] = []
     for name in files:

@@ -1,5 +1,6 @@
-"""``synchub status [-o table|json] [KIND[/NAME]]``: every synced object and its per-cluster
-state, read from the objects' status on the master (like ``flux get``; docs/cli.md).
+"""``synchub status [-o table|json] [KIND[/NAME]]``: every synced object's per-cluster state.
+
+The state is read from the objects' status on the master (like ``flux get``; docs/cli.md).
 
 Reads each synced API group the master serves (Federated*, and ObjectSync, Replika, GitSync
 where their CRDs are installed) generically; never touches members. Exit 1 when any listed

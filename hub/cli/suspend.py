@@ -1,5 +1,7 @@
-"""``synchub suspend KIND/NAME`` / ``synchub resume KIND/NAME``: set or clear
-``synchub.io/suspend: "true"``; the hub writes nothing for a suspended object (docs/cli.md).
+"""``synchub suspend KIND/NAME`` / ``synchub resume KIND/NAME``.
+
+They set or clear ``synchub.io/suspend: "true"``; the hub writes nothing for a suspended
+object (docs/cli.md).
 """
 
 from __future__ import annotations

@@ -177,8 +177,10 @@ def _schema(group: str) -> dict[str, Any]:
 
 
 def federated_crd(group: str, kind: str) -> dict[str, Any]:
-    """The CRD of ``Federated<kind>`` in ``group``: open template, closed placement and
-    overrides, status subresource, category ``federated`` and printer columns.
+    """The CRD of ``Federated<kind>`` in ``group``.
+
+    Open template, closed placement and overrides, status subresource, category
+    ``federated`` and printer columns.
     """
     names = _names(group, federated_name(kind))
     metadata: dict[str, Any] = {"name": f"{names['plural']}.{group}"}
@@ -219,9 +221,11 @@ def _names_kind(crd: Obj, kinds: Sequence[str]) -> bool:
 
 
 def crd_documents(groups: Sequence[str], kinds: Sequence[str] = ()) -> list[Obj]:
-    """The CRDs of ``groups``; ``kinds`` narrows them. A Federated kind is named by its target
-    kind, with or without the prefix. ``FederatedCluster`` names the ``synchub.io`` cluster
-    registry (its short name is ``federatedcluster``, as the seeds' kubectl commands use).
+    """The CRDs of ``groups``; ``kinds`` narrows them.
+
+    A Federated kind is named by its target kind, with or without the prefix.
+    ``FederatedCluster`` names the ``synchub.io`` cluster registry (its short name is
+    ``federatedcluster``, as the seeds' kubectl commands use).
     """
     own = {k for k in kinds if any(group_crds(g, [k]) for g in GROUP_CRDS)}
     documents: list[Obj] = []

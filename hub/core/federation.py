@@ -149,8 +149,10 @@ def deletion_timed_out(obj: Mapping[str, Any], timeout: float, now: datetime.dat
 
 
 def lock_renew_time(lock: Mapping[str, Any]) -> datetime.datetime | None:
-    """When a leader-election lock was last renewed: a Lease's ``spec.renewTime``, or the
-    ``renewTime`` in a ConfigMap/Endpoints lock annotation; ``None`` when it has none.
+    """When a leader-election lock was last renewed; ``None`` when it has no renew time.
+
+    That is a Lease's ``spec.renewTime``, or the ``renewTime`` in a ConfigMap/Endpoints lock
+    annotation.
     """
     raw: object = None
     if lock.get("kind") == "Lease":
@@ -188,8 +190,10 @@ def controller_running(
 
 
 def propagation_mode(configured: str, controller_running: bool) -> str:
-    """The mode in force: ``auto`` means ``federation`` while a federation controller runs
-    (its leader lock is fresh), else ``direct`` (the hub propagates). CRDs alone never count.
+    """The mode in force.
+
+    ``auto`` means ``federation`` while a federation controller runs (its leader lock is
+    fresh), else ``direct`` (the hub propagates). CRDs alone never count.
     """
     if configured != "auto":
         return configured

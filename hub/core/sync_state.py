@@ -1,5 +1,7 @@
-"""How a synced object is doing, read from its status alone (``synchub status``, ``reconcile
---wait``). Pure; works for every synced kind: Federated*, ObjectSync, Replika, GitSync.
+"""How a synced object is doing, read from its status alone.
+
+For ``synchub status`` and ``reconcile --wait``. Pure; works for every synced kind:
+Federated*, ObjectSync, Replika, GitSync.
 
 Readiness comes from the first of the kinds' main conditions present (``Propagation``,
 ``Ready``, ``InSync``, ``SourceSynced``, ``CopyReady``); a ``False`` in any of them is a

@@ -166,8 +166,10 @@ class Inventory:
         return self.states[name]
 
     def set_labels(self, name: str, labels: dict[str, str], *, registry: bool = False) -> bool:
-        """Labels from a KubeFedCluster/FederatedCluster object, or (``registry``) from the
-        cluster's ``synchub.io`` Cluster object; True when placement's labels changed.
+        """Take labels from a cluster object; True when placement's labels changed.
+
+        The object is a KubeFedCluster/FederatedCluster, or (``registry``) the cluster's
+        ``synchub.io`` Cluster object.
         """
         state = self.states.get(name)
         if state is None:

@@ -76,8 +76,9 @@ def status_patch(obj: Obj, state: MemberState) -> Obj | None:
 
 
 class ClusterRegistry(Controller[str]):
-    """Keeps the master's ``Cluster`` objects in step with ``clusters.yaml`` and the
-    inventory; keys are cluster names.
+    """Keeps the master's ``Cluster`` objects in step with ``clusters.yaml`` and the inventory.
+
+    Keys are cluster names.
     """
 
     name = "clusters"

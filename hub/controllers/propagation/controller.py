@@ -181,8 +181,9 @@ class PropagationController(Controller[ObjectRef]):
                 self.kubefed_configs.ensure(info, KUBEFED_SYSTEM_NAMESPACE)
 
     def _kubefed_adopts(self) -> bool:
-        """A KubeFedConfig on the master says ``adoptResources: Enabled`` (KubeFed's own
-        switch, honoured as ``propagation.adopt``; docs/propagation.md).
+        """A KubeFedConfig on the master says ``adoptResources: Enabled``.
+
+        That is KubeFed's own switch, honoured as ``propagation.adopt`` (docs/propagation.md).
         """
         return any(
             (obj.get("spec") or {}).get("adoptResources") == "Enabled"
@@ -240,8 +241,9 @@ class PropagationController(Controller[ObjectRef]):
                     self.queue.add(_ref(self.master, cache.info, obj))
 
     def _cluster_changed(self, cluster: str) -> None:
-        """A cluster became ready or not, or its labels changed: look at everything again,
-        and sweep it for leftovers of deletions released while it was away.
+        """A cluster became ready or not, or its labels changed: look at everything again.
+
+        Also sweep it for leftovers of deletions released while it was away.
         """
         self.resync()
         self.queue.add(sweep_key(cluster))
@@ -267,8 +269,9 @@ class PropagationController(Controller[ObjectRef]):
     # --- reconcile -------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectRef) -> None:
-        """Finalize a deleted Federated object, or place it and write its status; a sweep
-        key removes a cluster's leftovers instead (see :mod:`.leftovers`).
+        """Finalize a deleted Federated object, or place it and write its status.
+
+        A sweep key removes a cluster's leftovers instead (see :mod:`.leftovers`).
         """
         if self.paused:
             return  # a federation controller propagates now; resume() looks at everything

@@ -76,8 +76,9 @@ _EPSILON = 1e-6  # seconds
 
 
 class FightDetector(Generic[K]):
-    """Counts drift corrections per key over a sliding window of ``clock`` time, and when
-    each key was last written by someone else.
+    """Counts drift corrections per key over a sliding window of ``clock`` time.
+
+    It also remembers when each key was last written by someone else.
     """
 
     def __init__(
@@ -98,8 +99,10 @@ class FightDetector(Generic[K]):
         self._foreign: dict[K, tuple[str, float]] = {}  # key -> (version, first seen)
 
     def hold(self, key: K, version: str) -> float:
-        """Drift seen on ``key``, whose live copy is at ``version``: 0.0 to correct it now
-        (counted), or the seconds to hold off because the hub is in a fight over it.
+        """Drift seen on ``key``, whose live copy is at ``version``: how long to hold off.
+
+        0.0 to correct it now (counted), or the seconds to hold off because the hub is in a
+        fight over it.
         """
         now = self.clock()
         seen = self._foreign.get(key)

@@ -1,5 +1,6 @@
-"""Per-cluster lanes: the work of one Federated object on one cluster runs in that cluster's
-own queue and workers, so a hung member only ever holds its own lane (docs/propagation.md).
+"""Per-cluster lanes: a hung member only ever holds its own lane (docs/propagation.md).
+
+The work of one Federated object on one cluster runs in that cluster's own queue and workers.
 
 The controller submits a key to every cluster's lane and reads back the latest
 :class:`Outcome` of each; a lane tells the controller when an outcome changed. A lane whose
@@ -65,8 +66,9 @@ class Lanes:
         self._outcomes: dict[tuple[str, ObjectRef], Outcome] = {}
 
     def submit(self, cluster: str, key: ObjectRef) -> asyncio.Future[None]:
-        """Queue ``key`` on ``cluster``'s lane; the future resolves once a run that started
-        after this call has finished.
+        """Queue ``key`` on ``cluster``'s lane.
+
+        The future resolves once a run that started after this call has finished.
         """
         lane = self._lanes.get(cluster)
         if lane is None:
@@ -82,8 +84,9 @@ class Lanes:
         return self._outcomes.get((cluster, key))
 
     def stalled_for(self, cluster: str) -> float:
-        """Seconds the oldest work in flight on ``cluster`` has run when past
-        :data:`STALLED_AFTER`, else 0.
+        """Seconds the oldest work in flight on ``cluster`` has run when past the stall limit.
+
+        That limit is :data:`STALLED_AFTER`; below it, 0.
         """
         lane = self._lanes.get(cluster)
         if lane is None or not lane.busy:

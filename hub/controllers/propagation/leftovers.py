@@ -1,5 +1,6 @@
-"""Leftovers: copies whose Federated object no longer exists, removed when their member is
-back (docs/propagation.md).
+"""Leftovers: copies whose Federated object no longer exists (docs/propagation.md).
+
+They are removed when their member is back.
 
 ``propagation.deletionTimeout`` lets a Federated object go while a member is unreachable; its
 copies there keep the managed label and an origin naming the deleted object. When that member

@@ -217,9 +217,10 @@ class Members:
         obj: Obj,
         live: Obj | None,
     ) -> Obj | ClusterResult | None:
-        """Apply ``obj`` (or replace ``live`` exactly, strategy replace); a change refused as
-        immutable is ApplyFailed naming the field, or recreates the copy when ``fed`` says
-        ``synchub.io/on-immutable: recreate``.
+        """Apply ``obj`` (or replace ``live`` exactly, strategy replace).
+
+        A change refused as immutable is ApplyFailed naming the field, or recreates the copy
+        when ``fed`` says ``synchub.io/on-immutable: recreate``.
         """
         try:
             return await self._apply(state, info, key, obj, _replacing(fed, live))
@@ -270,8 +271,9 @@ class Members:
         obj: Obj,
         replacing: Obj | None = None,
     ) -> Obj | None:
-        """Server-side apply ``obj``; with ``replacing`` (strategy replace) an update at that
-        object's resourceVersion instead, so fields others added are removed.
+        """Server-side apply ``obj``, or with ``replacing`` (strategy replace) update it.
+
+        The update is at that object's resourceVersion, so fields others added are removed.
         """
         writer = self.writer(state)
         if replacing is not None:
