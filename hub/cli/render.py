@@ -18,7 +18,7 @@ import yaml
 
 from hub.cli.render_objectsync import render_sync
 from hub.config.settings import ClusterConfig, Config
-from hub.core import copy_rules, objects, yamltext
+from hub.core import copy_rules, objects, yamlfile
 from hub.core.copy_resolve import (
     NOT_FOUND,
     Unreadable,
@@ -65,8 +65,8 @@ def load_documents(files: Sequence[str]) -> list[Obj]:
             text = sys.stdin.read() if name == "-" else Path(name).read_text()
         except OSError as exc:
             raise UsageError(f"{name}: cannot read: {exc.strerror}") from None
-        loaded = yamltext.load_all(text)
-        if isinstance(loaded, yamltext.YamlFault):
+        loaded = yamlfile.load_all_data(text)
+        if isinstance(loaded, yamlfile.YamlFault):
             where = f" {loaded.where}:" if loaded.where else ""
             raise UsageError(one_line(f"{name}:{where} {loaded.problem}"))
         documents += [d for d in loaded if isinstance(d, dict)]

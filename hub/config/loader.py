@@ -23,7 +23,7 @@ from hub.config.settings import (
     PropagationConfig,
     PropagationMode,
 )
-from hub.core import names, yamltext
+from hub.core import names, yamlfile
 from hub.core.describe import type_of
 from hub.core.durations import parse_duration
 from hub.core.errors import ConfigError, KubeconfigError
@@ -62,8 +62,8 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
 
     A duplicate key is an error like any other (docs/configuration.md).
     """
-    raw = yamltext.load(text)
-    if isinstance(raw, yamltext.YamlFault):
+    raw = yamlfile.load_data(text)
+    if isinstance(raw, yamlfile.YamlFault):
         raise ConfigError(str(path), raw.where, raw.problem)
     return _Parser(str(path), environ).config(raw, path)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from hub.core import yamltext
+from hub.core import yamlfile
 from hub.core.federation import (
     FIELD_MANAGER,
     HASH_ANNOTATION,
@@ -155,9 +155,9 @@ def _parse_file(path: str, text: str) -> list[Manifest] | ManifestError:
     except yaml.YAMLError as exc:
         return ManifestError(path, 0, f"invalid YAML: {type(exc).__name__}")
     except RecursionError:
-        return ManifestError(path, 0, yamltext.TOO_DEEP)
-    if any(yamltext.too_deep(document) for document in documents):
-        return ManifestError(path, 0, yamltext.TOO_DEEP)
+        return ManifestError(path, 0, yamlfile.TOO_DEEP)
+    if any(yamlfile.too_deep(document) for document in documents):
+        return ManifestError(path, 0, yamlfile.TOO_DEEP)
     found: list[Manifest] = []
     for index, document in enumerate(documents):
         source = path if len(documents) == 1 else f"{path}#{index + 1}"

@@ -8,6 +8,12 @@ convert become one-line problems too. :func:`problem_of` turns a PyYAML error in
 problem. Messages carry PyYAML's description and the position, never the marked snippet
 (it would echo file content, which may be a credential).
 
+:func:`load_data` and :func:`load_all_data` return the plain data instead, or a
+:class:`YamlFault` (``where`` and ``problem``), for callers that raise their own user error.
+PyYAML builds nested collections recursively, so a deeply nested document (5,000 ``[``, say)
+raises ``RecursionError`` deep inside it, and code walking what it built would recurse too:
+for these two, a too-deep document and any nesting over :data:`MAX_DEPTH` are a fault too.
+
 Reading files is the caller's: this module only parses text.
 """
 
@@ -26,6 +32,9 @@ from hub.core.problems import Problem
 INVALID_YAML = "InvalidYAML"
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+MAX_DEPTH = 200  # nesting levels; configuration and manifests (CRD schemas too) need fewer
+TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels)"
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -122,3 +131,49 @@ def problem_of(exc: yaml.YAMLError, text: str = "", *, columns: bool = False) ->
         where = ""
     problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["syntax error"])[0]
     return Problem(INVALID_YAML, str(problem), where)
+
+
+@dataclass(frozen=True)
+class YamlFault:
+    """Why a YAML text could not be read: ``where`` (``"line 3"`` or ``""``) and ``problem``."""
+
+    where: str
+    problem: str
+
+
+def load_all_data(text: str) -> list[Any] | YamlFault:
+    """Every document of ``text``, or why it cannot be read."""
+    try:
+        # Strict: a duplicate key is an error (StrictLoader), as kubectl has it.
+        documents = list(yaml.load_all(text, Loader=StrictLoader))  # a SafeLoader: safe
+    except yaml.YAMLError as exc:
+        found = problem_of(exc, text)
+        return YamlFault(found.where, f"invalid YAML: {found.message}")
+    except RecursionError:
+        return YamlFault("", TOO_DEEP)
+    if any(too_deep(document) for document in documents):
+        return YamlFault("", TOO_DEEP)
+    return documents
+
+
+def load_data(text: str) -> Any:
+    """The single document of ``text`` (None when empty), or a :class:`YamlFault`."""
+    documents = load_all_data(text)
+    if isinstance(documents, YamlFault):
+        return documents
+    if len(documents) > 1:
+        return YamlFault("", "expected one YAML document, found several")
+    return documents[0] if documents else None
+
+
+def too_deep(value: Any) -> bool:
+    """Nesting deeper than :data:`MAX_DEPTH`, found without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack += [(child, depth + 1) for child in children]
+    return False

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.config.loader import parse_config
 from hub.core import yamlfile
 from hub.core.errors import ConfigError, KubeconfigError
 from hub.core.problems import Problem
+from hub.core.yamlfile import MAX_DEPTH, YamlFault, load_all_data, load_data
 from hub.kube.kubeconfig import load_kubeconfigs
 
 
@@ -100,3 +102,36 @@ def test_load_all_reads_every_document_and_names_the_line() -> None:
     found = yamlfile.load_all("a: 1\n---\nb: 2\nb: 3\n")
     assert isinstance(found, Problem)
     assert str(found) == "line 4: duplicate key 'b' (first given at line 3)"
+
+
+# Plain data or a YamlFault (load_data, load_all_data): every failure one line.
+
+
+@settings(deadline=None, max_examples=40)  # parsing hundreds of levels is slow-ish
+@given(st.integers(min_value=1, max_value=3 * MAX_DEPTH), st.booleans())
+def test_nesting_over_the_limit_is_a_fault_and_under_it_loads(depth: int, maps: bool) -> None:
+    value: object = 1
+    for _ in range(depth):
+        value = {"k": value} if maps else [value]
+    loaded = load_data(json.dumps(value))  # JSON is YAML (flow style)
+    if depth > MAX_DEPTH:
+        assert loaded == YamlFault("", f"nested too deeply (more than {MAX_DEPTH} levels)")
+    else:
+        assert loaded == value
+
+
+def test_recursion_inside_the_parser_is_a_fault() -> None:
+    assert isinstance(load_data("[" * 5000 + "]" * 5000), YamlFault)
+
+
+def test_a_parse_error_names_its_line() -> None:
+    fault = load_data("a: 1\nb: [\n")
+    assert isinstance(fault, YamlFault)
+    assert fault.where.startswith("line ")
+    assert fault.problem.startswith("invalid YAML: ")
+
+
+def test_documents() -> None:
+    assert load_all_data("a: 1\n---\nb: 2\n") == [{"a": 1}, {"b": 2}]
+    assert load_data("") is None
+    assert isinstance(load_data("a: 1\n---\nb: 2\n"), YamlFault)
