@@ -38,6 +38,7 @@ from hub.runtime.leader import LeaderElector, WriteFence
 from hub.runtime.metrics import Metrics
 from hub.runtime.snapshots import ClusterSnapshot, HubInfo, Snapshots
 from hub.runtime.tasks import Supervisor
+from hub.runtime.wiring import Collaborators
 from hub.runtime.writer import Writers
 from hub.web.server import HttpServer
 
@@ -111,6 +112,18 @@ class Wiring:
             self._inventory.start()
         return self._inventory
 
+    def deps(self) -> Collaborators:
+        """The collaborators every controller is built with."""
+        return Collaborators(
+            self.config,
+            self.master,
+            self.discovery,
+            self.writers,
+            self.supervisor,
+            self.metrics,
+            self.snapshots,
+        )
+
     def find(self, kind: type[C]) -> C:
         """The controller of type ``kind`` built before this one."""
         for controller in self.controllers:
@@ -124,16 +137,7 @@ Builder = Callable[[Wiring], Controller[Any] | None]
 
 
 def _copy(w: Wiring) -> CopyController:
-    return CopyController(
-        w.config,
-        w.master,
-        w.discovery,
-        w.targets,
-        w.writers,
-        w.supervisor,
-        w.metrics,
-        snapshots=w.snapshots,
-    )
+    return CopyController(w.deps(), w.targets)
 
 
 def _clusters(w: Wiring) -> ClusterRegistry:
@@ -143,43 +147,21 @@ def _clusters(w: Wiring) -> ClusterRegistry:
     """
     inventory = w.inventory()
     inventory.mode = w.mode
-    return ClusterRegistry(
-        w.config, w.master, w.discovery, w.writers, inventory, w.supervisor, w.metrics
-    )
+    return ClusterRegistry(w.deps(), inventory)
 
 
 def _propagation(w: Wiring) -> PropagationController | None:
     if w.mode != "direct":
         return None
-    return PropagationController(
-        w.config,
-        w.inventory(),
-        w.targets,
-        w.writers,
-        w.supervisor,
-        w.metrics,
-        copy=w.find(CopyController),
-        snapshots=w.snapshots,
-    )
+    return PropagationController(w.deps(), w.inventory(), w.targets, copy=w.find(CopyController))
 
 
 def _objectsync(w: Wiring) -> ObjectSyncController:
-    return build_objectsync(
-        w.config,
-        w.inventory(),
-        w.writers,
-        w.supervisor,
-        w.metrics,
-        once=w.options.once,
-        snapshots=w.snapshots,
-    )
+    return build_objectsync(w.deps(), w.inventory(), once=w.options.once)
 
 
 def _gitsync(w: Wiring) -> Controller[Any]:
-    return build_gitsync(
-        w.config, w.master, w.discovery, w.inventory(), w.writers, w.supervisor,
-        w.metrics, w.closers, once=w.options.once,
-    )  # fmt: skip
+    return build_gitsync(w.deps(), w.inventory(), w.closers, once=w.options.once)
 
 
 #: Every controller the hub runs, built in this order (a later one may ``find`` an earlier

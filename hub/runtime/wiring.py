@@ -7,6 +7,9 @@ constructors; the manager (``hub/app.py``) only builds, starts and stops them, a
 controller its writers from one :class:`~hub.runtime.writer.Writers` factory that is gated on
 leadership.
 
+Every controller takes the collaborators all of them share as one :class:`Collaborators`
+value, and only what is its own (a cache set, the member inventory, a clock) besides.
+
 Controllers never import each other: one controller publishes on a :class:`Topic` it owns,
 another subscribes to it through a structural protocol it defines itself.
 """
@@ -15,9 +18,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from hub.config.settings import Config
+    from hub.kube.client import ClusterClient
+    from hub.kube.discovery import Discovery
+    from hub.runtime.metrics import Metrics
+    from hub.runtime.snapshots import Snapshots
+    from hub.runtime.tasks import Supervisor
+    from hub.runtime.writer import Writers
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What the manager hands every controller it builds, once, instead of a parameter list."""
+
+    config: Config
+    """The hub's configuration (clusters.yaml)."""
+    master: ClusterClient
+    """The master cluster's client."""
+    discovery: Discovery
+    """The master's discovery."""
+    writers: Writers
+    """The only source of writers: all behind the leadership fence and ``--dry-run``."""
+    supervisor: Supervisor
+    """Runs the controller's background tasks (watches)."""
+    metrics: Metrics
+    """The hub's metrics."""
+    snapshots: Snapshots
+    """Where controllers publish what the status page shows."""
 
 
 @dataclass(frozen=True)

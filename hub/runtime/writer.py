@@ -264,3 +264,20 @@ class Writers:
     def for_client(self, client: ClusterClient) -> Writer:
         """A writer to ``client``'s cluster, behind the fence."""
         return Writer(client, self.metrics, dry_run=self.dry_run, fence=self.fence)
+
+
+class MemberWriters:
+    """One fenced writer per member cluster, made again when the member's client is replaced."""
+
+    def __init__(self, writers: Writers) -> None:
+        self.writers = writers
+        self._by_cluster: dict[str, Writer] = {}
+
+    def get(self, cluster: str, client: ClusterClient | None) -> Writer:
+        """The writer to ``cluster`` through its current ``client`` (which must be set)."""
+        writer = self._by_cluster.get(cluster)
+        if writer is None or writer.client is not client:
+            assert client is not None
+            writer = self.writers.for_client(client)
+            self._by_cluster[cluster] = writer
+        return writer

@@ -20,23 +20,17 @@ import contextlib
 import logging
 from typing import Any
 
-from hub.config.settings import Config
 from hub.core import crd_cluster
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
 from hub.core.errors import Conflict, KubeError, NotFound
 from hub.core.federation import MANAGED_LABEL, SYNCHUB_GROUP
 from hub.core.objects import Obj
-from hub.kube.client import ClusterClient
-from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo, by_kind
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory, MemberState
-from hub.runtime.metrics import Metrics
-from hub.runtime.tasks import Supervisor
-from hub.runtime.wiring import Declaration, Resources
-from hub.runtime.writer import Writers
+from hub.runtime.wiring import Collaborators, Declaration, Resources
 
 log = logging.getLogger(__name__)
 
@@ -88,24 +82,15 @@ class ClusterRegistry(Controller[str]):
         watches=("the member inventory (polled)",),
     )
 
-    def __init__(
-        self,
-        config: Config,
-        master: ClusterClient,
-        discovery: Discovery,
-        writers: Writers,
-        inventory: Inventory,
-        supervisor: Supervisor,
-        metrics: Metrics,
-    ) -> None:
-        super().__init__(metrics, workers=1)
-        self.config = config
-        self.discovery = discovery
-        self.writer = writers.for_client(master)
+    def __init__(self, deps: Collaborators, inventory: Inventory) -> None:
+        super().__init__(deps.metrics, workers=1)
+        self.config = deps.config
+        self.discovery = deps.discovery
+        self.writer = deps.writers.for_client(deps.master)
         self.inventory = inventory
-        self.supervisor = supervisor
-        self.configured = {c.name for c in config.clusters}
-        self.cache = CacheSet(master, supervisor, metrics, self._on_event)
+        self.supervisor = deps.supervisor
+        self.configured = {c.name for c in deps.config.clusters}
+        self.cache = CacheSet(deps.master, deps.supervisor, deps.metrics, self._on_event)
         self.info: ResourceInfo | None = None
         self._said_off = False
 

@@ -12,7 +12,6 @@ import logging
 import time
 from typing import Any
 
-from hub.config.settings import Config
 from hub.core import copy_rules, objects
 from hub.core.conditions import Condition, differs, find, merged, now_rfc3339
 from hub.core.copy_resolve import (
@@ -36,18 +35,13 @@ from hub.core.patch import merge_patch
 from hub.core.paths import PathSetError
 from hub.core.problems import Problem
 from hub.core.sync_state import reconcile_requested
-from hub.kube.client import ClusterClient
-from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.index import DependencyIndex
-from hub.runtime.metrics import Metrics
-from hub.runtime.snapshots import Health, Snapshots
-from hub.runtime.tasks import Supervisor
-from hub.runtime.wiring import Declaration, Resources, Topic
-from hub.runtime.writer import Writers
+from hub.runtime.snapshots import Health
+from hub.runtime.wiring import Collaborators, Declaration, Resources, Topic
 
 log = logging.getLogger(__name__)
 
@@ -72,31 +66,22 @@ class CopyController(Controller[ObjectRef]):
         watches=("copy sources (any readable object named by a rule)",),
     )
 
-    def __init__(
-        self,
-        config: Config,
-        client: ClusterClient,
-        discovery: Discovery,
-        targets: CacheSet,
-        writers: Writers,
-        supervisor: Supervisor,
-        metrics: Metrics,
-        snapshots: Snapshots | None = None,
-    ) -> None:
-        super().__init__(metrics)
-        self.config = config
-        self.snapshots = snapshots or Snapshots()
+    def __init__(self, deps: Collaborators, targets: CacheSet) -> None:
+        super().__init__(deps.metrics)
+        self.config = deps.config
+        self.snapshots = deps.snapshots
+        client = deps.master
         self.cluster = client.name
         self.client = client
-        self.discovery = discovery
-        self.writer = writers.for_client(client)
+        self.discovery = deps.discovery
+        self.writer = deps.writers.for_client(client)
         self.index: DependencyIndex[ObjectRef, ObjectRef] = DependencyIndex()
         self.targets = targets
         targets.add_handler(self._on_target)
         self.sources = CacheSet(
             client,
-            supervisor,
-            metrics,
+            deps.supervisor,
+            deps.metrics,
             self._on_source,
             on_synced=self._on_source_synced,
             # A refused source never syncs: its dependents report it instead of waiting.

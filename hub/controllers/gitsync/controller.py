@@ -18,7 +18,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from hub.config.settings import Config
 from hub.controllers.gitsync import removal
 from hub.controllers.gitsync.drift import DriftWatch
 from hub.controllers.gitsync.engine import ClusterOutcome, Engine, Outcome, Target
@@ -34,18 +33,13 @@ from hub.core.federation import (
 )
 from hub.core.objects import Obj, ObjectRef
 from hub.core.placement import PlacementError, select_clusters
-from hub.kube.client import ClusterClient
-from hub.kube.discovery import Discovery
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from hub.runtime.inventory import Inventory
-from hub.runtime.metrics import Metrics
-from hub.runtime.tasks import Supervisor
-from hub.runtime.wiring import Declaration, Resources
-from hub.runtime.writer import Writers
+from hub.runtime.wiring import Collaborators, Declaration, Resources
 
 log = logging.getLogger(__name__)
 
@@ -69,34 +63,24 @@ class GitSyncController(Controller[ObjectRef]):
     )
 
     def __init__(
-        self,
-        config: Config,
-        master: ClusterClient,
-        discovery: Discovery,
-        inventory: Inventory,
-        writers: Writers,
-        supervisor: Supervisor,
-        metrics: Metrics,
-        *,
-        workdir: Path,
-        poll: bool = True,
+        self, deps: Collaborators, inventory: Inventory, *, workdir: Path, poll: bool = True
     ) -> None:
-        super().__init__(metrics, workers=2)
-        self.config = config
-        self.master = master
-        self.discovery = discovery
+        super().__init__(deps.metrics, workers=2)
+        self.config = deps.config
+        self.master = deps.master
+        self.discovery = deps.discovery
         self.inventory = inventory
-        self.writers = writers
+        self.writers = deps.writers
         #: False under ``--once``: one pass per GitSync, no polling afterwards.
         self.poll = poll
-        self.writer = writers.for_client(master)
-        self.engine = Engine(workdir, allow_transforms=config.git.allow_transforms)
-        self.cache = CacheSet(master, supervisor, metrics, self.on_gitsync)
+        self.writer = deps.writers.for_client(deps.master)
+        self.engine = Engine(workdir, allow_transforms=deps.config.git.allow_transforms)
+        self.cache = CacheSet(deps.master, deps.supervisor, deps.metrics, self.on_gitsync)
         self.info: ResourceInfo | None = None
         self._seen: dict[ObjectRef, tuple[Any, ...]] = {}
         #: GitSyncs whose last pass failed (``--once`` judges them).
         self.failing: set[ObjectRef] = set()
-        self.drift = DriftWatch(inventory, supervisor, metrics, self.queue.add)
+        self.drift = DriftWatch(inventory, deps.supervisor, deps.metrics, self.queue.add)
         inventory.changed.subscribe(self.resync)
 
     async def refresh(self) -> None:

@@ -8,26 +8,16 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from hub.config.settings import Config
 from hub.controllers.gitsync.controller import GitSyncController
-from hub.kube.client import ClusterClient
-from hub.kube.discovery import Discovery
 from hub.runtime.inventory import Inventory
-from hub.runtime.metrics import Metrics
-from hub.runtime.tasks import Supervisor
-from hub.runtime.writer import Writers
+from hub.runtime.wiring import Collaborators
 
 WORKDIR_ENV = "SYNCHUB_GIT_WORKDIR"
 
 
 def build_gitsync(
-    config: Config,
-    master: ClusterClient,
-    discovery: Discovery,
+    deps: Collaborators,
     inventory: Inventory,
-    writers: Writers,
-    supervisor: Supervisor,
-    metrics: Metrics,
     closers: list[Callable[[], Awaitable[None]]],
     *,
     once: bool = False,
@@ -41,10 +31,7 @@ def build_gitsync(
     """
     root = os.environ.get(WORKDIR_ENV)
     workdir = Path(root) if root else Path(tempfile.mkdtemp(prefix="synchub-gitsync-"))
-    controller = GitSyncController(
-        config, master, discovery, inventory, writers, supervisor, metrics, workdir=workdir,
-        poll=not once,
-    )  # fmt: skip
+    controller = GitSyncController(deps, inventory, workdir=workdir, poll=not once)
 
     async def close() -> None:
         await asyncio.to_thread(controller.close)

@@ -48,11 +48,7 @@ from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
-from hub.runtime.metrics import Metrics
-from hub.runtime.snapshots import Snapshots
-from hub.runtime.tasks import Supervisor
-from hub.runtime.wiring import Declaration, Resources
-from hub.runtime.writer import Writers
+from hub.runtime.wiring import Collaborators, Declaration, Resources
 
 from . import status as st
 from .copies import ClusterSync, Job
@@ -85,31 +81,25 @@ class ObjectSyncController(Controller[ObjectRef]):
     )
 
     def __init__(
-        self,
-        config: Config,
-        inventory: Inventory,
-        writers: Writers,
-        supervisor: Supervisor,
-        metrics: Metrics,
-        *,
-        resync_periods: bool = True,
-        snapshots: Snapshots | None = None,
+        self, deps: Collaborators, inventory: Inventory, *, resync_periods: bool = True
     ) -> None:
-        super().__init__(metrics)
-        self.config = config
+        super().__init__(deps.metrics)
+        self.config = deps.config
         self.inventory = inventory
         self.master = inventory.master_name
         master = inventory.get(self.master)
         assert master.client is not None
         assert master.discovery is not None
         self.discovery = master.discovery
-        self.writer = writers.for_client(master.client)
+        self.writer = deps.writers.for_client(master.client)
         self.resync_periods = resync_periods
-        self.syncs = CacheSet(master.client, supervisor, metrics, self._on_sync)
-        self.watches = Watches(master.client, supervisor, metrics, self.queue.add, self.origin_key)
-        self.clusters = ClusterSync(inventory, self.watches, writers)
+        self.syncs = CacheSet(master.client, deps.supervisor, deps.metrics, self._on_sync)
+        self.watches = Watches(
+            master.client, deps.supervisor, deps.metrics, self.queue.add, self.origin_key
+        )
+        self.clusters = ClusterSync(inventory, self.watches, deps.writers)
         self._failures: dict[ObjectRef, int] = {}
-        self.reporter = Reporter(self.writer, self.queue.add, snapshots)
+        self.reporter = Reporter(self.writer, self.queue.add, deps.snapshots)
         self.finalizer = Finalizer(self.writer, self.discovery, self.clusters)
         #: Deleted syncs whose copies deletionTimeout left behind: (origin, spec), swept
         #: when their members are back.

@@ -22,7 +22,7 @@ from hub.core.patch import contains
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import WatchCache
 from hub.runtime.inventory import Inventory, MemberState
-from hub.runtime.writer import Writer, Writers
+from hub.runtime.writer import MemberWriters, Writer, Writers
 
 from . import status as st
 from .watches import Watches
@@ -57,7 +57,7 @@ class ClusterSync:
         self.inventory = inventory
         self.watches = watches
         self.writers = writers
-        self._writers: dict[str, Writer] = {}
+        self._writers = MemberWriters(writers)
         self._limits: dict[str, asyncio.Semaphore] = {}
         #: resourceVersion of each copy right after the hub wrote it (cheap drift check).
         self._written: dict[tuple[ObjectRef, str, str, str], str] = {}
@@ -279,12 +279,7 @@ class ClusterSync:
         return info, (cache if cache.synced.is_set() else None)
 
     def _writer(self, state: MemberState) -> Writer:
-        writer = self._writers.get(state.name)
-        if writer is None or writer.client is not state.client:
-            assert state.client is not None
-            writer = self.writers.for_client(state.client)
-            self._writers[state.name] = writer
-        return writer
+        return self._writers.get(state.name, state.client)
 
 
 def drifted(

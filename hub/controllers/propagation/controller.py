@@ -16,7 +16,6 @@ import logging
 import time
 from typing import Any, Protocol
 
-from hub.config.settings import Config
 from hub.controllers.propagation.drift import Clock
 from hub.controllers.propagation.lanes import STALLED_AFTER, Lanes, Outcome
 from hub.controllers.propagation.leftovers import SWEEP_GROUP, Leftovers, sweep_key
@@ -60,11 +59,8 @@ from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
 from hub.runtime.inventory import Inventory
-from hub.runtime.metrics import Metrics
-from hub.runtime.snapshots import Cell, Health, Snapshots
-from hub.runtime.tasks import Supervisor
-from hub.runtime.wiring import Declaration, Resources, Topic
-from hub.runtime.writer import Writers
+from hub.runtime.snapshots import Cell, Health
+from hub.runtime.wiring import Collaborators, Declaration, Resources, Topic
 
 log = logging.getLogger(__name__)
 
@@ -114,25 +110,21 @@ class PropagationController(Controller[ObjectRef]):
 
     def __init__(
         self,
-        config: Config,
+        deps: Collaborators,
         inventory: Inventory,
         federated: CacheSet,
-        writers: Writers,
-        supervisor: Supervisor,
-        metrics: Metrics,
         *,
         copy: CopyView,
         clock: Clock = time.monotonic,
-        snapshots: Snapshots | None = None,
     ) -> None:
-        super().__init__(metrics)
-        self.config = config
-        self.snapshots = snapshots or Snapshots()
+        super().__init__(deps.metrics)
+        self.config = deps.config
+        self.snapshots = deps.snapshots
         self.inventory = inventory
         self.federated = federated
-        self.supervisor = supervisor
-        self.writers = writers
-        self.dry_run = writers.dry_run
+        self.supervisor = deps.supervisor
+        self.writers = deps.writers
+        self.dry_run = deps.writers.dry_run
         self.copy = copy
         self.master = inventory.master_name
         hooks = Hooks(
@@ -146,11 +138,11 @@ class PropagationController(Controller[ObjectRef]):
         assert master_client is not None
         #: KubeFedConfig objects, so a KubeFed user's adoptResources carries over.
         self.kubefed_configs = CacheSet(
-            master_client, supervisor, metrics, lambda _info, _kind, _obj: self.resync()
+            master_client, deps.supervisor, deps.metrics, lambda _info, _kind, _obj: self.resync()
         )
-        self.members = Members(config, inventory, writers, supervisor, metrics, hooks, clock)
-        self.leftovers = Leftovers(self.members, federated, self._origin_ref, metrics)
-        self.lanes = Lanes(supervisor, self._sync_one, self.queue.add, clock)
+        self.members = Members(deps, inventory, hooks, clock)
+        self.leftovers = Leftovers(self.members, federated, self._origin_ref, deps.metrics)
+        self.lanes = Lanes(deps.supervisor, self._sync_one, self.queue.add, clock)
         #: ``--once`` waits for every cluster's answer before judging (see settle()).
         self._await_lanes = False
         self._wrote: set[ObjectRef] = set()

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.config.settings import Config
 from hub.controllers.propagation.drift import (
     Clock,
     DriftTracker,
@@ -50,9 +49,8 @@ from hub.core.render import RenderError, render, target_api_version
 from hub.kube.resources import ResourceInfo
 from hub.runtime.caches import CacheSet, Handler
 from hub.runtime.inventory import Inventory, MemberState
-from hub.runtime.metrics import Metrics
-from hub.runtime.tasks import Supervisor
-from hub.runtime.writer import Writer, Writers
+from hub.runtime.wiring import Collaborators
+from hub.runtime.writer import MemberWriters, Writer
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +77,17 @@ class Members:
     """Caches, writers and drift records per member; the work on one member for one object."""
 
     def __init__(
-        self,
-        config: Config,
-        inventory: Inventory,
-        writers: Writers,
-        supervisor: Supervisor,
-        metrics: Metrics,
-        hooks: Hooks,
-        clock: Clock,
+        self, deps: Collaborators, inventory: Inventory, hooks: Hooks, clock: Clock
     ) -> None:
-        self.config = config
+        self.config = deps.config
         self.inventory = inventory
-        self.writers = writers
-        self.supervisor = supervisor
-        self.metrics = metrics
+        self.writers = deps.writers
+        self.supervisor = deps.supervisor
+        self.metrics = deps.metrics
         self.hooks = hooks
         self.master = inventory.master_name
         self.caches: dict[str, CacheSet] = {}
-        self._writers: dict[str, Writer] = {}
+        self._writers = MemberWriters(deps.writers)
         self.drift: DriftTracker[tuple[str, ObjectRef]] = DriftTracker()
         self.fights: FightDetector[tuple[str, ObjectRef]] = FightDetector(clock)
 
@@ -391,12 +382,7 @@ class Members:
 
     def writer(self, state: MemberState) -> Writer:
         """The fenced writer to the member (made again when its client was replaced)."""
-        writer = self._writers.get(state.name)
-        if writer is None or writer.client is not state.client:
-            assert state.client is not None
-            writer = self.writers.for_client(state.client)
-            self._writers[state.name] = writer
-        return writer
+        return self._writers.get(state.name, state.client)
 
     def origin(self, key: ObjectRef, fed: Obj) -> str:
         """The origin annotation value the copies of ``fed`` carry."""
