@@ -46,6 +46,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.config.loader import load_config
 from hub.config.settings import Config
+from hub.core.crd_schema import crd_document
 from hub.core.crds import render_crds
 from hub.sandbox import MASTER, Sandbox, certmanager, context_name, member_names
 from hub.sandbox.process import free_ports
@@ -641,17 +642,8 @@ def open_crd(
     }
     if status:
         served_version["subresources"] = {"status": {}}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": scope,
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [served_version],
-        },
-    }
+    names = {"kind": kind, "plural": plural, "singular": kind.lower()}
+    return crd_document(group, names, [served_version], scope=scope)
 
 
 def install_crd(

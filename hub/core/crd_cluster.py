@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.core.crd_schema import crd_document, synchub_names
 from hub.core.federation import MANAGED_LABEL, SYNCHUB_GROUP
 
 KIND = "Cluster"
@@ -61,24 +62,8 @@ def cluster_crd() -> dict[str, Any]:
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{SYNCHUB_GROUP}"},
-        "spec": {
-            "group": SYNCHUB_GROUP,
-            "scope": "Cluster",
-            "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": KIND.lower(),
-                "shortNames": list(SHORT_NAMES),
-                "categories": ["synchub"],
-            },
-            "versions": [version],
-        },
-    }
+    names = synchub_names(KIND, PLURAL, list(SHORT_NAMES))
+    return crd_document(SYNCHUB_GROUP, names, [version], scope="Cluster")
 
 
 def placement_labels(obj: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from hub.core import crd_cluster, gitspec, objectsync_crds
+from hub.core.crd_schema import STRING, STRINGS, crd_document, label_selector, object_schema
 from hub.core.federation import (
     FEDERATED_GROUPS,
     FEDERATED_PREFIX,
@@ -51,31 +52,11 @@ DEFAULT_GROUPS = (KUBEFED_GROUP, SYNCHUB_GROUP)
 
 _OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 _ANY: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}  # any JSON value
-_STRING: dict[str, Any] = {"type": "string"}
-_STRINGS: dict[str, Any] = {"type": "array", "items": _STRING}
 
 #: A metav1.LabelSelector, closed: a misspelt ``matchLabel`` is refused, not ignored.
-LABEL_SELECTOR: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "matchLabels": {"type": "object", "additionalProperties": _STRING},
-        "matchExpressions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["key", "operator"],
-                "properties": {
-                    "key": _STRING,
-                    "operator": {
-                        "type": "string",
-                        "enum": ["In", "NotIn", "Exists", "DoesNotExist"],
-                    },
-                    "values": _STRINGS,
-                },
-            },
-        },
-    },
-}
+LABEL_SELECTOR: dict[str, Any] = label_selector(
+    {"type": "string", "enum": ["In", "NotIn", "Exists", "DoesNotExist"]}
+)
 
 
 def _placement(group: str) -> dict[str, Any]:
@@ -84,10 +65,10 @@ def _placement(group: str) -> dict[str, Any]:
     if group == KUBEFED_GROUP:
         properties["clusters"] = {
             "type": "array",
-            "items": {"type": "object", "required": ["name"], "properties": {"name": _STRING}},
+            "items": {"type": "object", "required": ["name"], "properties": {"name": STRING}},
         }
     else:
-        properties["clusterNames"] = _STRINGS
+        properties["clusterNames"] = STRINGS
     return {"type": "object", "properties": properties}
 
 
@@ -95,7 +76,7 @@ def _overrides(group: str) -> dict[str, Any]:
     override: dict[str, Any] = {
         "type": "object",
         "required": ["path"],
-        "properties": {"path": _STRING, "value": _ANY},
+        "properties": {"path": STRING, "value": _ANY},
     }
     if group == KUBEFED_GROUP:
         override["properties"]["op"] = {"type": "string", "enum": ["add", "remove", "replace"]}
@@ -103,7 +84,7 @@ def _overrides(group: str) -> dict[str, Any]:
         "type": "object",
         "required": ["clusterName"],
         "properties": {
-            "clusterName": _STRING,
+            "clusterName": STRING,
             "clusterOverrides": {"type": "array", "items": override},
         },
     }
@@ -164,16 +145,7 @@ def _schema(group: str) -> dict[str, Any]:
             "overrides": _overrides(group),
         },
     }
-    return {
-        "type": "object",
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": spec_schema,
-            "status": _OPEN,
-        },
-    }
+    return object_schema(spec_schema, _OPEN)
 
 
 def federated_crd(group: str, kind: str) -> dict[str, Any]:
@@ -198,12 +170,7 @@ def federated_crd(group: str, kind: str) -> dict[str, Any]:
         "schema": {"openAPIV3Schema": _schema(group)},
         "additionalPrinterColumns": _columns(),
     }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": metadata,
-        "spec": {"group": group, "scope": "Namespaced", "names": names, "versions": [version]},
-    }
+    return crd_document(group, names, [version], metadata=metadata)
 
 
 def group_crds(group: str, kinds: Sequence[str] = ()) -> list[Obj]:

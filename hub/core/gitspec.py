@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.core import gitrev
+from hub.core.crd_schema import crd_document, object_schema, synchub_names
 from hub.core.durations import parse_duration
 from hub.core.federation import RECONCILE_AT_ANNOTATION
 from hub.core.objects import Obj
@@ -170,36 +171,17 @@ def _spec_schema() -> dict[str, Any]:
 
 def gitsync_crd() -> dict[str, Any]:
     """The ``gitsyncs.synchub.io`` CRD: structural spec, open status, printer columns."""
-    schema = {
-        "type": "object",
-        "properties": {
-            "apiVersion": _STRING,
-            "kind": _STRING,
-            "metadata": {"type": "object"},
-            "spec": _spec_schema(),
-            "status": _OPEN,
-        },
-    }
+    schema = object_schema(_spec_schema(), _OPEN, string=_STRING)
     columns = [
         {"name": "Ready", "type": "string", "jsonPath": _READY},
         {"name": "Revision", "type": "string", "jsonPath": ".status.lastAppliedRevision"},
         {"name": "Objects", "type": "integer", "jsonPath": ".status.inventory.count"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]  # fmt: skip
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {"kind": KIND, "listKind": f"{KIND}List", "plural": PLURAL,
-                      "singular": "gitsync", "shortNames": ["gs"], "categories": ["synchub"]},
-            "versions": [{"name": VERSION, "served": True, "storage": True,
-                          "subresources": {"status": {}}, "additionalPrinterColumns": columns,
-                          "schema": {"openAPIV3Schema": schema}}],
-        },
-    }  # fmt: skip
+    version = {"name": VERSION, "served": True, "storage": True, "subresources": {"status": {}},
+               "additionalPrinterColumns": columns,
+               "schema": {"openAPIV3Schema": schema}}  # fmt: skip
+    return crd_document(GROUP, synchub_names(KIND, PLURAL, ["gs"]), [version])
 
 
 # --- the KubeSync drop-in -------------------------------------------------------------------

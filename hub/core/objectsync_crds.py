@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.core.crd_schema import (
+    STRING,
+    STRINGS,
+    crd_document,
+    label_selector,
+    object_schema,
+    synchub_names,
+)
 from hub.core.objectsync import (
     READY_CONDITION,
     REPLIKA_GROUP,
@@ -17,34 +25,19 @@ from hub.core.objectsync import (
     SYNCHUB_GROUP,
 )
 
-_STRING: dict[str, Any] = {"type": "string"}
-_STRINGS: dict[str, Any] = {"type": "array", "items": _STRING}
 _OPEN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
 
-LABEL_SELECTOR: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "matchLabels": {"type": "object", "additionalProperties": _STRING},
-        "matchExpressions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["key", "operator"],
-                "properties": {"key": _STRING, "operator": _STRING, "values": _STRINGS},
-            },
-        },
-    },
-}
+LABEL_SELECTOR: dict[str, Any] = label_selector(STRING)
 
 _CONDITION: dict[str, Any] = {
     "type": "object",
     "required": ["type", "status"],
     "properties": {
-        "type": _STRING,
-        "status": _STRING,
-        "reason": _STRING,
-        "message": _STRING,
-        "lastTransitionTime": _STRING,
+        "type": STRING,
+        "status": STRING,
+        "reason": STRING,
+        "message": STRING,
+        "lastTransitionTime": STRING,
         "observedGeneration": {"type": "integer"},
     },
 }
@@ -54,18 +47,18 @@ STATUS: dict[str, Any] = {
     "properties": {
         "observedGeneration": {"type": "integer"},
         "conditions": {"type": "array", "items": _CONDITION},
-        "destinationSummary": _STRING,
+        "destinationSummary": STRING,
         "destinations": {
             "type": "array",
             "items": {
                 "type": "object",
                 "properties": {
-                    "cluster": _STRING,
-                    "namespace": _STRING,
-                    "name": _STRING,
-                    "status": _STRING,
-                    "message": _STRING,
-                    "syncedVersion": _STRING,
+                    "cluster": STRING,
+                    "namespace": STRING,
+                    "name": STRING,
+                    "status": STRING,
+                    "message": STRING,
+                    "syncedVersion": STRING,
                 },
             },
         },
@@ -78,11 +71,11 @@ def _source(required: list[str]) -> dict[str, Any]:
         "type": "object",
         "required": required,
         "properties": {
-            "group": _STRING,
-            "version": _STRING,
-            "kind": _STRING,
-            "name": _STRING,
-            "namespace": _STRING,
+            "group": STRING,
+            "version": STRING,
+            "kind": STRING,
+            "name": STRING,
+            "namespace": STRING,
         },
     }
 
@@ -111,45 +104,36 @@ def _crd(
     condition: str,
     short_names: list[str],
 ) -> dict[str, Any]:
-    plural = kind.lower() + "s"
-    schema = {
+    schema = object_schema(spec, STATUS, string=STRING)
+    served = [
+        {
+            "name": version,
+            "served": True,
+            "storage": version == versions[-1],
+            "subresources": {"status": {}},
+            "additionalPrinterColumns": _columns(condition),
+            "schema": {"openAPIV3Schema": schema},
+        }
+        for version in versions
+    ]
+    return crd_document(group, synchub_names(kind, kind.lower() + "s", short_names), served)
+
+
+def _objectsync_crd(
+    group: str, destination: dict[str, Any], short_name: str, **properties: dict[str, Any]
+) -> dict[str, Any]:
+    """An ObjectSync form: one source, a list of ``destination``, other ``properties``."""
+    spec = {
         "type": "object",
+        "required": ["source", "destinations"],
         "properties": {
-            "apiVersion": _STRING,
-            "kind": _STRING,
-            "metadata": {"type": "object"},
-            "spec": spec,
-            "status": STATUS,
+            "source": _source(["kind", "name"]),
+            "destinations": {"type": "array", "items": destination},
+            **properties,
         },
     }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {
-                "kind": kind,
-                "listKind": f"{kind}List",
-                "plural": plural,
-                "singular": kind.lower(),
-                "shortNames": short_names,
-                "categories": ["synchub"],
-            },
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": version == versions[-1],
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": _columns(condition),
-                    "schema": {"openAPIV3Schema": schema},
-                }
-                for version in versions
-            ],
-        },
-    }
+    one = ("v1alpha1",)
+    return _crd(group, "ObjectSync", one, spec, condition=READY_CONDITION, short_names=[short_name])
 
 
 def synchub_objectsync_crd() -> dict[str, Any]:
@@ -157,36 +141,25 @@ def synchub_objectsync_crd() -> dict[str, Any]:
     destination = {
         "type": "object",
         "properties": {
-            "namespace": _STRING,
+            "namespace": STRING,
             "namespaceSelector": LABEL_SELECTOR,
-            "exclude": _STRINGS,
-            "name": _STRING,
+            "exclude": STRINGS,
+            "name": STRING,
             "clusters": {
                 "type": "object",
-                "properties": {"names": _STRINGS, "selector": LABEL_SELECTOR},
+                "properties": {"names": STRINGS, "selector": LABEL_SELECTOR},
             },
             # A list of keys to keep, or a map of keys to rename: two shapes, so left open.
             "keys": _OPEN,
             "strategy": _STRATEGY,
         },
     }
-    spec = {
-        "type": "object",
-        "required": ["source", "destinations"],
-        "properties": {
-            "source": _source(["kind", "name"]),
-            "destinations": {"type": "array", "items": destination},
-            "strategy": _STRATEGY,
-            "updateMode": {"type": "string", "enum": ["sync", "create-only"]},
-        },
-    }
-    return _crd(
+    return _objectsync_crd(
         SYNCHUB_GROUP,
-        "ObjectSync",
-        ("v1alpha1",),
-        spec,
-        condition=READY_CONDITION,
-        short_names=["osync"],
+        destination,
+        "osync",
+        strategy=_STRATEGY,
+        updateMode={"type": "string", "enum": ["sync", "create-only"]},
     )
 
 
@@ -195,24 +168,9 @@ def rustrial_objectsync_crd() -> dict[str, Any]:
     destination = {
         "type": "object",
         "required": ["namespace"],
-        "properties": {"namespace": _STRING, "name": _STRING, "strategy": _STRATEGY},
+        "properties": {"namespace": STRING, "name": STRING, "strategy": _STRATEGY},
     }
-    spec = {
-        "type": "object",
-        "required": ["source", "destinations"],
-        "properties": {
-            "source": _source(["kind", "name"]),
-            "destinations": {"type": "array", "items": destination},
-        },
-    }
-    return _crd(
-        RUSTRIAL_GROUP,
-        "ObjectSync",
-        ("v1alpha1",),
-        spec,
-        condition=READY_CONDITION,
-        short_names=["objsync"],
-    )
+    return _objectsync_crd(RUSTRIAL_GROUP, destination, "objsync")
 
 
 def replika_crd() -> dict[str, Any]:
@@ -224,7 +182,7 @@ def replika_crd() -> dict[str, Any]:
             "synchronization": {
                 "type": "object",
                 "required": ["time"],
-                "properties": {"time": _STRING},
+                "properties": {"time": STRING},
             },
             "source": _source(["group", "version", "kind", "name"]),
             "target": {
@@ -234,9 +192,9 @@ def replika_crd() -> dict[str, Any]:
                         "type": "object",
                         "required": ["matchAll"],
                         "properties": {
-                            "replicateIn": _STRINGS,
+                            "replicateIn": STRINGS,
                             "matchAll": {"type": "boolean"},
-                            "excludeFrom": _STRINGS,
+                            "excludeFrom": STRINGS,
                         },
                     }
                 },
