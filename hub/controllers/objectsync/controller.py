@@ -104,8 +104,6 @@ class ObjectSyncController(Controller[ObjectRef]):
         #: Deleted syncs whose copies deletionTimeout left behind: (origin, spec), swept
         #: when their members are back.
         self._leftovers: dict[ObjectRef, tuple[str, SyncSpec]] = {}
-        #: Syncs not fully in sync after their last reconcile.
-        self.unsynced: set[ObjectRef] = set()
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -131,7 +129,7 @@ class ObjectSyncController(Controller[ObjectRef]):
 
     def in_sync(self) -> bool:
         """Every sync reached every destination at its last reconcile."""
-        return not self.unsynced
+        return not self.reporter.unsynced
 
     def resync(self, _cluster: str = "") -> None:
         """Queue every sync, and every deleted one that left copies behind.
@@ -175,12 +173,12 @@ class ObjectSyncController(Controller[ObjectRef]):
             return
         if isinstance(spec, SpecError):
             self.watches.forget(key)
-            await self._report(
+            await self.reporter.report(
                 key, info, obj, ("Ready", "InSync"), [], st.Verdict("InvalidSpec", spec.message)
             )
             return
         if annotation_is_true(obj, SUSPEND_ANNOTATION):
-            await self._report(
+            await self.reporter.report(
                 key,
                 info,
                 obj,
@@ -193,7 +191,7 @@ class ObjectSyncController(Controller[ObjectRef]):
         if updated is None:
             return
         results, verdict = await self._sync(key, obj, spec)
-        await self._report(key, info, updated, spec.conditions, results, verdict)
+        await self.reporter.report(key, info, updated, spec.conditions, results, verdict)
         self._schedule(key, spec, results, verdict)
 
     async def _source(self, key: ObjectRef, spec: SyncSpec) -> ResourceInfo | st.Verdict:
@@ -308,7 +306,7 @@ class ObjectSyncController(Controller[ObjectRef]):
             now = datetime.datetime.now(datetime.UTC)
             timeout = self.config.propagation.deletion_timeout
             if waiting and not deletion_timed_out(obj, timeout, now):
-                await self._report(key, info, obj, spec.conditions, waiting, None)
+                await self.reporter.report(key, info, obj, spec.conditions, waiting, None)
                 syncing = any(r.status == st.SYNCING for r in waiting)
                 raise Requeue(1.0 if syncing else WAIT_FOR_REMOVAL)
             if waiting:
@@ -352,22 +350,8 @@ class ObjectSyncController(Controller[ObjectRef]):
         self.clusters.forget(key)
         self._failures.pop(key, None)
         self.reporter.forget(key)
-        self.unsynced.discard(key)
 
     # --- writes to the sync object ------------------------------------------------------
-
-    async def _report(
-        self,
-        key: ObjectRef,
-        info: ResourceInfo,
-        obj: Obj,
-        types: tuple[str, ...],
-        results: list[st.Result],
-        verdict: st.Verdict | None,
-    ) -> None:
-        self.reporter.publish(key, info.kind, results, verdict)
-        healthy = await self.reporter.report(key, info, obj, types, results, verdict)
-        (self.unsynced.discard if healthy else self.unsynced.add)(key)
 
     def _schedule(
         self, key: ObjectRef, spec: SyncSpec, results: list[st.Result], verdict: st.Verdict | None

@@ -169,9 +169,7 @@ class ClusterSync:
             return _failed(wanted, "NamespaceNotFound", f"namespace {wanted.namespace} not found")
         except KubeError as exc:
             return self._error(wanted, exc)
-        self._record(job.key, wanted, written)
-        log.info("objectsync: created %s", _describe(info, wanted))
-        return _ok(wanted, job.version, wrote=True)
+        return self._wrote(job, info, wanted, written, "created")
 
     async def _existing(
         self,
@@ -222,9 +220,7 @@ class ClusterSync:
                 )
         except KubeError as exc:
             return self._error(wanted, exc)
-        self._record(job.key, wanted, written)
-        log.info("objectsync: updated %s", _describe(info, wanted))
-        return _ok(wanted, job.version, wrote=True)
+        return self._wrote(job, info, wanted, written, "updated")
 
     async def _remove(
         self, job: Job, writer: Writer, info: ResourceInfo, obj: Obj, *, orphan: bool
@@ -260,6 +256,13 @@ class ClusterSync:
             self._written[(key, wanted.cluster, wanted.namespace, wanted.name)] = (
                 objects.resource_version(written)
             )
+
+    def _wrote(
+        self, job: Job, info: ResourceInfo, wanted: DesiredCopy, written: Obj | None, verb: str
+    ) -> st.Result:
+        self._record(job.key, wanted, written)
+        log.info("objectsync: %s %s", verb, _describe(info, wanted))
+        return _ok(wanted, job.version, wrote=True)
 
     def _error(self, wanted: DesiredCopy, exc: KubeError) -> st.Result:
         self.inventory.mark_failed(wanted.cluster, exc)

@@ -40,10 +40,13 @@ class Reporter:
         #: Remembered here because the cached object may not show the last status yet.
         self._seen: dict[ObjectRef, Seen] = {}
         self._kinds: dict[ObjectRef, str] = {}  # what the status page was told, to forget it
+        #: Syncs not fully in sync after their last reconcile (``--once`` judges them).
+        self.unsynced: set[ObjectRef] = set()
 
     def forget(self, key: ObjectRef) -> None:
         """The sync is gone: forget its last report."""
         self._seen.pop(key, None)
+        self.unsynced.discard(key)
         kind = self._kinds.pop(key, None)
         if kind is not None:
             self.snapshots.forget(CONTROLLER, kind, key.namespace, key.name)
@@ -81,13 +84,19 @@ class Reporter:
         results: list[st.Result],
         verdict: st.Verdict | None,
     ) -> bool:
-        """Record Events and status; True when the sync is healthy."""
+        """Publish the status page row, record Events and status; True when the sync is healthy.
+
+        A sync found unhealthy stays in :attr:`unsynced` until a later report finds it healthy.
+        """
+        self.publish(key, info.kind, results, verdict)
         conditions = st.conditions_for(types, results, verdict)
         await self._events(key, obj, types, results, conditions, verdict)
         patch = st.status_patch(obj, results, conditions)
         if patch is not None and not await self.writer.patch_status(info, obj, patch):
             self.requeue(key)  # the object moved on; its next version gets the status
-        return conditions[0].status == "True"
+        healthy = conditions[0].status == "True"
+        (self.unsynced.discard if healthy else self.unsynced.add)(key)
+        return healthy
 
     async def _events(
         self,

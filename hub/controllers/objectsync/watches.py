@@ -22,7 +22,7 @@ from hub.core.objects import GroupResource, Obj, ObjectRef
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
-from hub.runtime.caches import CacheSet
+from hub.runtime.caches import CacheSet, Handler, SyncHandler
 from hub.runtime.index import DependencyIndex
 from hub.runtime.metrics import Metrics
 from hub.runtime.tasks import Supervisor
@@ -121,16 +121,13 @@ class Watches:
 
     def namespace_cache(self, cluster: str, client: ClusterClient) -> CacheSet:
         """The Namespace cache of ``cluster``, started (again) for its current client."""
-        cache = self.namespaces.get(cluster)
-        if cache is None or cache.client is not client:
-            cache = CacheSet(
-                client,
-                self.supervisor,
-                self.metrics,
-                lambda _i, kind, obj: self._on_namespace(cluster, kind, obj),
-                on_synced=lambda _info: self._on_namespaces_synced(cluster),
-            )
-            self.namespaces[cluster] = cache
+        cache = self._cache_of(
+            self.namespaces,
+            cluster,
+            client,
+            lambda _i, kind, obj: self._on_namespace(cluster, kind, obj),
+            lambda _info: self._on_namespaces_synced(cluster),
+        )
         cache.ensure(NAMESPACES)
         return cache
 
@@ -148,17 +145,37 @@ class Watches:
 
     def copy_cache(self, cluster: str, client: ClusterClient) -> CacheSet:
         """The managed-copy cache of ``cluster``, started (again) for its current client."""
-        cache = self.copies.get(cluster)
+        return self._cache_of(
+            self.copies,
+            cluster,
+            client,
+            self._on_copy,
+            lambda _info: self.resync(),
+            label_selector=f"{MANAGED_LABEL}=true",
+        )
+
+    def _cache_of(
+        self,
+        caches: dict[str, CacheSet],
+        cluster: str,
+        client: ClusterClient,
+        handler: Handler,
+        on_synced: SyncHandler,
+        *,
+        label_selector: str = "",
+    ) -> CacheSet:
+        """``caches[cluster]``, made again when the cluster's client was replaced."""
+        cache = caches.get(cluster)
         if cache is None or cache.client is not client:
             cache = CacheSet(
                 client,
                 self.supervisor,
                 self.metrics,
-                self._on_copy,
-                on_synced=lambda _info: self.resync(),
-                label_selector=f"{MANAGED_LABEL}=true",
+                handler,
+                on_synced=on_synced,
+                label_selector=label_selector,
             )
-            self.copies[cluster] = cache
+            caches[cluster] = cache
         return cache
 
     def resync(self) -> None:
