@@ -46,13 +46,6 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 OWN_PREFIX = "synchub.io/"
 DATA_FIELDS = ("data", "stringData", "binaryData")
 
-#: Skip reasons (the destination status the controller reports).
-SOURCE_ITSELF = "SourceItself"
-NAMESPACE_NOT_FOUND = "NamespaceNotFound"
-NAMESPACE_TERMINATING = "NamespaceTerminating"
-KEY_NOT_FOUND = "KeyNotFound"
-UNKNOWN_CLUSTER = "UnknownCluster"
-
 
 @dataclass(frozen=True, slots=True)
 class NamespaceInfo:
@@ -102,6 +95,14 @@ class Origin:
 
     annotation: str
     cluster: str
+
+
+#: Skip reasons (:attr:`Skipped.reason`: the destination status the controller reports).
+SOURCE_ITSELF = "SourceItself"
+NAMESPACE_NOT_FOUND = "NamespaceNotFound"
+NAMESPACE_TERMINATING = "NamespaceTerminating"
+KEY_NOT_FOUND = "KeyNotFound"
+UNKNOWN_CLUSTER = "UnknownCluster"
 
 
 def plan_copies(

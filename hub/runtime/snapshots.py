@@ -66,23 +66,8 @@ class Cell:
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectSnapshot:
-    """What one controller (``source``) knows about one object."""
-
-    source: str
-    kind: str
-    namespace: str
-    name: str
-    state: str
-    health: Health
-    message: str = ""
-    cells: tuple[Cell, ...] = ()
-    changed: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectRow:
-    """One object as the page shows it: every controller's snapshot of it, merged."""
+class ObjectSummary:
+    """Which object, its state, how that reads and why: what a snapshot and a row share."""
 
     kind: str
     namespace: str
@@ -90,14 +75,29 @@ class ObjectRow:
     state: str
     health: Health
     message: str
-    cells: dict[str, Cell]
-    parts: tuple[ObjectSnapshot, ...]
-    changed: float
 
     @property
     def key(self) -> str:
         """``KIND/NAMESPACE/NAME`` (``KIND/NAME`` when cluster-scoped): the deep-link id."""
         return object_key(self.kind, self.namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSnapshot(ObjectSummary):
+    """What one controller (``source``) knows about one object."""
+
+    source: str
+    cells: tuple[Cell, ...] = ()
+    changed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRow(ObjectSummary):
+    """One object as the page shows it: every controller's snapshot of it, merged."""
+
+    cells: dict[str, Cell]
+    parts: tuple[ObjectSnapshot, ...]
+    changed: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +195,7 @@ class Snapshots:
             health = health or (verdict.health if verdict else Health.PROGRESSING)
             message = message or (verdict.message if verdict else "")
         snapshot = ObjectSnapshot(
-            source, kind, namespace, name, state, health or Health.OK, message, stamped, now
+            kind, namespace, name, state, health or Health.OK, message, source, stamped, now
         )
         if previous is not None and replace(snapshot, changed=previous.changed) == previous:
             return

@@ -23,7 +23,15 @@ from urllib.parse import urlencode
 
 import jinja2
 
-from hub.runtime.snapshots import SEVERITY, ClusterSnapshot, Health, ObjectRow, StatusView
+from hub.runtime.snapshots import (
+    SEVERITY,
+    Cell,
+    ClusterSnapshot,
+    Health,
+    ObjectRow,
+    ObjectSummary,
+    StatusView,
+)
 
 PER_PAGE = 200  # rows per page by default: a screenful or five, rendered in milliseconds
 MAX_PER_PAGE = 5000
@@ -184,11 +192,7 @@ def status_json(view: StatusView, query: Query) -> dict[str, Any]:
 
 def _cluster_json(cluster: ClusterSnapshot) -> dict[str, Any]:
     return {
-        "name": cluster.name,
-        "ready": cluster.ready,
-        "role": cluster.role,
-        "version": cluster.version,
-        "mode": cluster.mode,
+        **_same(cluster, "name", "ready", "role", "version", "mode"),
         "labels": dict(cluster.labels),
         "lastError": cluster.last_error,
         "lastProbe": _when(cluster.last_probe),
@@ -198,28 +202,25 @@ def _cluster_json(cluster: ClusterSnapshot) -> dict[str, Any]:
 
 def _row_json(row: ObjectRow) -> dict[str, Any]:
     return {
-        "kind": row.kind,
-        "namespace": row.namespace,
-        "name": row.name,
-        "key": row.key,
-        "state": row.state,
-        "health": row.health.value,
-        "message": row.message,
+        **_same(row, "kind", "namespace", "name", "key"),
+        **_verdict_json(row),
         "lastChange": _when(row.changed),
         "clusters": {
-            c.cluster: {
-                "state": c.state,
-                "health": c.health.value,
-                "message": c.message,
-                "lastChange": _when(c.changed),
-            }
+            c.cluster: {**_verdict_json(c), "lastChange": _when(c.changed)}
             for c in row.cells.values()
         },
-        "sources": {
-            p.source: {"state": p.state, "health": p.health.value, "message": p.message}
-            for p in row.parts
-        },
+        "sources": {p.source: _verdict_json(p) for p in row.parts},
     }
+
+
+def _same(item: object, *names: str) -> dict[str, Any]:
+    """The attributes ``names`` of ``item``, under the same names."""
+    return {name: getattr(item, name) for name in names}
+
+
+def _verdict_json(item: Cell | ObjectSummary) -> dict[str, Any]:
+    """The state, health and message of an object, a cell or one controller's part."""
+    return {"state": item.state, "health": item.health.value, "message": item.message}
 
 
 def _when(stamp: float | None) -> str:
