@@ -83,6 +83,30 @@ class Writer:
                 method, path, guard=functools.partial(self.fence.check, what), **kwargs
             )
 
+    async def _write(
+        self,
+        verbs: tuple[str, str],
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        detail: str = "",
+        **kwargs: Any,
+    ) -> Obj | None:
+        """Send one write of an object, fenced and counted; None when skipped (dry-run).
+
+        ``verbs``: how the dry-run log says it (``patch status``), and the metric's verb.
+        """
+        said, counted = verbs
+        if self._skip(said, info, namespace, name, detail):
+            return None
+        self._count(counted)
+        action = said.partition(" ")[0]
+        result: Obj = await self._send(f"{action} {info.kind} {name}", method, path, **kwargs)
+        return result
+
     async def merge_patch(
         self,
         info: ResourceInfo,
@@ -95,17 +119,17 @@ class Writer:
         """Merge-patch one object; include metadata.resourceVersion for optimistic locking."""
         paths = ", ".join(changed_paths(patch))
         verb = f"patch {subresource}" if subresource else "patch"
-        if self._skip(verb, info, namespace, name, f" ({paths})"):
-            return None
-        self._count("patch")
-        result: Obj = await self._send(
-            f"patch {info.kind} {name}",
+        return await self._write(
+            (verb, "patch"),
+            info,
+            namespace,
+            name,
             "PATCH",
             info.path(namespace, name, subresource),
+            detail=f" ({paths})",
             body=patch,
             content_type=MERGE_PATCH,
         )
-        return result
 
     async def write_status(
         self,
@@ -156,45 +180,39 @@ class Writer:
         self, info: ResourceInfo, namespace: str, name: str, obj: Obj, *, field_manager: str
     ) -> Obj | None:
         """Server-side apply, forcing ownership of the fields the hub sets."""
-        if self._skip("apply", info, namespace, name, ""):
-            return None
-        self._count("apply")
-        result: Obj = await self._send(
-            f"apply {info.kind} {name}",
+        return await self._write(
+            ("apply", "apply"),
+            info,
+            namespace,
+            name,
             "PATCH",
             info.path(namespace, name),
             params={"fieldManager": field_manager, "force": True},
             body=obj,
             content_type=APPLY_PATCH,
         )
-        return result
 
     async def replace(
         self, info: ResourceInfo, namespace: str, name: str, obj: Obj, *, field_manager: str = ""
     ) -> Obj | None:
         """Replace one object whole (PUT); set metadata.resourceVersion for optimistic locking."""
-        if self._skip("replace", info, namespace, name, ""):
-            return None
-        self._count("update")
-        result: Obj = await self._send(
-            f"replace {info.kind} {name}",
+        return await self._write(
+            ("replace", "update"),
+            info,
+            namespace,
+            name,
             "PUT",
             info.path(namespace, name),
             params={"fieldManager": field_manager} if field_manager else None,
             body=obj,
         )
-        return result
 
     async def create(self, info: ResourceInfo, namespace: str, obj: Obj) -> Obj | None:
         """Create ``obj``; None when skipped (dry-run)."""
         name = objects.name(obj)
-        if self._skip("create", info, namespace, name, ""):
-            return None
-        self._count("create")
-        result: Obj = await self._send(
-            f"create {info.kind} {name}", "POST", info.path(namespace), body=obj
+        return await self._write(
+            ("create", "create"), info, namespace, name, "POST", info.path(namespace), body=obj
         )
-        return result
 
     async def delete(self, info: ResourceInfo, namespace: str, name: str) -> bool:
         """Delete one object; False when skipped (dry-run)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Hashable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Generic, TypeVar
 
 from hub.core.objects import Obj
@@ -75,28 +76,23 @@ class DriftTracker(Generic[K]):
 _EPSILON = 1e-6  # seconds
 
 
+@dataclass(eq=False)
 class FightDetector(Generic[K]):
     """Counts drift corrections per key over a sliding window of ``clock`` time.
 
-    It also remembers when each key was last written by someone else.
+    It also remembers when each key was last written by someone else. The limits after
+    ``clock`` are keyword-only.
     """
 
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        window: float = FIGHT_WINDOW,
-        limit: int = FIGHT_LIMIT,
-        quiet: float = FIGHT_QUIET,
-        quiet_max: float = FIGHT_QUIET_MAX,
-    ) -> None:
-        self.clock = clock
-        self.window = window
-        self.limit = limit
-        self.quiet = quiet
-        self.quiet_max = quiet_max
-        self._times: dict[K, deque[float]] = {}
-        self._foreign: dict[K, tuple[str, float]] = {}  # key -> (version, first seen)
+    clock: Clock
+    _: KW_ONLY
+    window: float = FIGHT_WINDOW
+    limit: int = FIGHT_LIMIT
+    quiet: float = FIGHT_QUIET
+    quiet_max: float = FIGHT_QUIET_MAX
+    _times: dict[K, deque[float]] = field(default_factory=dict, init=False, repr=False)
+    #: key -> (version, first seen)
+    _foreign: dict[K, tuple[str, float]] = field(default_factory=dict, init=False, repr=False)
 
     def hold(self, key: K, version: str) -> float:
         """Drift seen on ``key``, whose live copy is at ``version``: how long to hold off.
