@@ -45,6 +45,15 @@ from hub.runtime.wiring import Collaborators, Declaration, Resources, Topic
 
 log = logging.getLogger(__name__)
 
+DECLARATION = Declaration(
+    for_=Resources("master", "copy targets (Federated* objects or configured targets)"),
+    owns=(
+        Resources("master", "copied fields and the CopyReady condition of targets"),
+        Resources("master", "Warning Events"),
+    ),
+    watches=("copy sources (any readable object named by a rule)",),
+)
+
 CONDITION = "CopyReady"
 CONFLICT_RETRIES = 3
 
@@ -57,14 +66,7 @@ class CopyController(Controller[ObjectRef]):
     """
 
     name = "copy"
-    declaration = Declaration(
-        for_=Resources("master", "copy targets (Federated* objects or configured targets)"),
-        owns=(
-            Resources("master", "copied fields and the CopyReady condition of targets"),
-            Resources("master", "Warning Events"),
-        ),
-        watches=("copy sources (any readable object named by a rule)",),
-    )
+    declaration = DECLARATION
 
     def __init__(self, deps: Collaborators, targets: CacheSet) -> None:
         super().__init__(deps.metrics)

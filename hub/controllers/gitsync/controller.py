@@ -48,19 +48,21 @@ CLUSTER_NOT_READY = "ClusterNotReady"
 WAIT_FOR_REMOVAL = 5.0  # seconds between removal attempts while a cluster holds a deletion
 
 
+DECLARATION = Declaration(
+    for_=Resources("master", "GitSync objects (every namespace)"),
+    owns=(
+        Resources("all", "the objects of each GitSync's revision (impersonated)"),
+        Resources("master", "GitSync status and Events"),
+    ),
+    watches=("inventory.changed", "git remotes (polled every spec.interval)"),
+)
+
+
 class GitSyncController(Controller[ObjectRef]):
     """Reconciles ``gitsyncs.synchub.io`` objects on the master."""
 
     name = "gitsync"
-
-    declaration = Declaration(
-        for_=Resources("master", "GitSync objects (every namespace)"),
-        owns=(
-            Resources("all", "the objects of each GitSync's revision (impersonated)"),
-            Resources("master", "GitSync status and Events"),
-        ),
-        watches=("inventory.changed", "git remotes (polled every spec.interval)"),
-    )
+    declaration = DECLARATION
 
     def __init__(
         self, deps: Collaborators, inventory: Inventory, *, workdir: Path, poll: bool = True

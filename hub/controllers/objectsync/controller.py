@@ -62,23 +62,26 @@ RETRY = (1.0, 300.0)  # first and longest wait before retrying failed destinatio
 WAIT_FOR_REMOVAL = 10.0
 
 
+DECLARATION = Declaration(
+    for_=Resources("master", "ObjectSync and Replika objects"),
+    owns=(
+        Resources("all", "copies labelled synchub.io/managed=true"),
+        Resources("master", "finalizer and status of ObjectSync and Replika objects; Events"),
+    ),
+    watches=(
+        "sources on the master (per kind and namespace, while a sync names them)",
+        "namespaces on selected clusters",
+        "managed copies on every cluster",
+        "inventory.changed",
+    ),
+)
+
+
 class ObjectSyncController(Controller[ObjectRef]):
     """Reconciles ObjectSync and Replika objects, keyed by their ObjectRef on the master."""
 
     name = "objectsync"
-    declaration = Declaration(
-        for_=Resources("master", "ObjectSync and Replika objects"),
-        owns=(
-            Resources("all", "copies labelled synchub.io/managed=true"),
-            Resources("master", "finalizer and status of ObjectSync and Replika objects; Events"),
-        ),
-        watches=(
-            "sources on the master (per kind and namespace, while a sync names them)",
-            "namespaces on selected clusters",
-            "managed copies on every cluster",
-            "inventory.changed",
-        ),
-    )
+    declaration = DECLARATION
 
     def __init__(
         self, deps: Collaborators, inventory: Inventory, *, resync_periods: bool = True

@@ -89,24 +89,27 @@ class CopyView(Protocol):
         """Some copy rule reads ``ref``."""
 
 
+DECLARATION = Declaration(
+    for_=Resources("master", "Federated* objects"),
+    owns=(
+        Resources("members", "rendered copies labelled synchub.io/managed=true"),
+        Resources("members", "Namespaces (propagation.createNamespaces)"),
+        Resources("master", "finalizer and status of Federated* objects; Events"),
+    ),
+    watches=(
+        "managed copies on members",
+        "inventory.changed",
+        "copy.judged",
+        "copy.template-written",
+    ),
+)
+
+
 class PropagationController(Controller[ObjectRef]):
     """Pushes Federated objects to the clusters their placement selects (module docstring)."""
 
     name = "propagation"
-    declaration = Declaration(
-        for_=Resources("master", "Federated* objects"),
-        owns=(
-            Resources("members", "rendered copies labelled synchub.io/managed=true"),
-            Resources("members", "Namespaces (propagation.createNamespaces)"),
-            Resources("master", "finalizer and status of Federated* objects; Events"),
-        ),
-        watches=(
-            "managed copies on members",
-            "inventory.changed",
-            "copy.judged",
-            "copy.template-written",
-        ),
-    )
+    declaration = DECLARATION
 
     def __init__(
         self,
