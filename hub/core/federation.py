@@ -133,10 +133,11 @@ def annotation_is_true(obj: Mapping[str, Any], *names: str) -> bool:
 
 
 def deletion_timed_out(obj: Mapping[str, Any], timeout: float, now: datetime.datetime) -> bool:
-    """True when ``obj`` has been deleting (``metadata.deletionTimestamp``) longer than
-    ``timeout`` seconds at ``now``: an unreachable cluster no longer holds its finalizer
-    (``propagation.deletionTimeout``, docs/propagation.md). An unreadable stamp counts as
-    timed out, so a malformed object never stays forever.
+    """True when ``obj`` has been deleting longer than ``timeout`` seconds at ``now``.
+
+    Deleting is ``metadata.deletionTimestamp``; past the timeout an unreachable cluster no
+    longer holds its finalizer (``propagation.deletionTimeout``, docs/propagation.md). An
+    unreadable stamp counts as timed out, so a malformed object never stays forever.
     """
     stamp = str((obj.get("metadata") or {}).get("deletionTimestamp", ""))
     try:

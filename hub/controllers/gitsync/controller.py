@@ -82,7 +82,7 @@ class GitSyncController(Controller[ObjectRef]):
         self._seen: dict[ObjectRef, tuple[Any, ...]] = {}
         #: GitSyncs whose last pass failed (``--once`` judges them).
         self.failing: set[ObjectRef] = set()
-        self.drift = DriftWatch(inventory, deps.supervisor, deps.metrics, self.queue.add)
+        self.drift = DriftWatch(deps, inventory, self.queue.add)
         inventory.changed.subscribe(self.resync)
 
     async def refresh(self) -> None:

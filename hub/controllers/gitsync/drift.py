@@ -23,8 +23,7 @@ from hub.kube.resources import ResourceInfo
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet
 from hub.runtime.inventory import Inventory
-from hub.runtime.metrics import Metrics
-from hub.runtime.tasks import Supervisor
+from hub.runtime.wiring import Collaborators
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +34,11 @@ class DriftWatch:
     """Member watches of what each GitSync applied; drift queues the GitSync."""
 
     def __init__(
-        self,
-        inventory: Inventory,
-        supervisor: Supervisor,
-        metrics: Metrics,
-        enqueue: Callable[[ObjectRef], None],
+        self, deps: Collaborators, inventory: Inventory, enqueue: Callable[[ObjectRef], None]
     ) -> None:
         self.inventory = inventory
-        self.supervisor = supervisor
-        self.metrics = metrics
+        self.supervisor = deps.supervisor
+        self.metrics = deps.metrics
         self.enqueue = enqueue
         self._caches: dict[str, CacheSet] = {}
         #: GitSync -> (clusters it applied to, the objects it applied).
