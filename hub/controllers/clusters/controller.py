@@ -69,6 +69,13 @@ def status_patch(obj: Obj, state: MemberState) -> Obj | None:
     return {"metadata": {"resourceVersion": rv}, "status": status}
 
 
+DECLARATION = Declaration(
+    for_=Resources("master", "synchub.io Cluster objects, one per configured cluster"),
+    owns=(Resources("master", "Cluster objects and their status"),),
+    watches=("the member inventory (polled)",),
+)
+
+
 class ClusterRegistry(Controller[str]):
     """Keeps the master's ``Cluster`` objects in step with ``clusters.yaml`` and the inventory.
 
@@ -76,11 +83,7 @@ class ClusterRegistry(Controller[str]):
     """
 
     name = "clusters"
-    declaration = Declaration(
-        for_=Resources("master", "synchub.io Cluster objects, one per configured cluster"),
-        owns=(Resources("master", "Cluster objects and their status"),),
-        watches=("the member inventory (polled)",),
-    )
+    declaration = DECLARATION
 
     def __init__(self, deps: Collaborators, inventory: Inventory) -> None:
         super().__init__(deps.metrics, workers=1)
