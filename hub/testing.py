@@ -564,15 +564,18 @@ def _etcd(clusters: Clusters, cluster: str, path: str, body: dict[str, object]) 
 
 
 def etcd_revision(clusters: Clusters, cluster: str = MASTER) -> int:
-    """The current etcd revision of sandbox cluster ``cluster``: it grows by one per write
-    any client (or the API server itself) makes there.
+    """The current etcd revision of sandbox cluster ``cluster``.
+
+    It grows by one per write any client (or the API server itself) makes there.
     """
     return int(_etcd(clusters, cluster, "range", {"key": "Lw=="})["header"]["revision"])  # "/"
 
 
 def etcd_versions(clusters: Clusters, cluster: str = MASTER) -> dict[str, int]:
-    """Every etcd key of sandbox cluster ``cluster`` with its version (the number of writes
-    to it since it was created): two readings tell how often each object was written.
+    """Every etcd key of sandbox cluster ``cluster`` with its version.
+
+    The version is the number of writes to the key since it was created: two readings tell
+    how often each object was written.
     """
     everything = {"key": "AA==", "range_end": "AA==", "keys_only": True}  # "\0": all keys
     kvs = _etcd(clusters, cluster, "range", everything).get("kvs") or []
