@@ -413,8 +413,10 @@ class PropagationController(Controller[ObjectRef]):
         return Outcome(objects.resource_version(fed), selected, result)
 
     async def _remove_one(self, cluster: str, key: ObjectRef, fed: Obj, kind: str) -> Outcome:
-        """One cluster's part of a deletion, run in that cluster's lane: its copy removed
-        (or orphaned); the outcome's result is what still holds the deletion there.
+        """One cluster's part of a deletion, run in that cluster's lane.
+
+        Its copy is removed (or orphaned); the outcome's result is what still holds the
+        deletion there.
         """
         finalizers = objects.metadata(fed).get("finalizers") or []
         result = None
