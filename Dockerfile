@@ -29,9 +29,9 @@ LABEL org.opencontainers.image.title="synchub" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.vendor="SyncHub" \
       org.opencontainers.image.base.name="docker.io/library/python:3.11-slim"
-# Nothing is written at run time: no bytecode, unbuffered logs to stdout. kubernetes_asyncio
-# writes inline kubeconfig certificates to temporary files: TMPDIR is /tmp, an emptyDir in
-# deploy/ (the root filesystem is read-only there).
+# Nothing is written at run time: no bytecode, unbuffered logs to stdout. Inline kubeconfig
+# client certificates pass through a private temporary file (hub/kube/credentials.py): TMPDIR
+# is /tmp, an emptyDir in deploy/ (the root filesystem is read-only there).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

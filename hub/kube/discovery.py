@@ -3,6 +3,11 @@
 Uses aggregated discovery (two requests) where the server offers it, else the classic
 per-group-version walk. A group version that fails to answer (a broken aggregated API) is
 left out and logged; the rest stays usable.
+
+Lookups answer from a :class:`ResourceIndex` (kind → resources, per group and across groups,
+and every name already resolved), rebuilt only when a refresh finds the served resources
+changed: a reconcile asking which resource serves a kind costs a dictionary lookup, not a
+scan of every resource the server serves.
 """
 
 from __future__ import annotations
@@ -24,12 +29,40 @@ AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryLi
 REFRESH_MIN_INTERVAL = 1.0  # seconds: a burst of unknown names causes one re-discovery
 
 
+class ResourceIndex:
+    """The resources of one discovery, indexed by kind; names resolved once, then remembered."""
+
+    def __init__(self, resources: tuple[ResourceInfo, ...] = ()) -> None:
+        self.resources = resources
+        self._by_group_kind: dict[tuple[str, str], list[ResourceInfo]] = {}
+        self._preferred_by_kind: dict[str, list[ResourceInfo]] = {}
+        for info in resources:
+            self._by_group_kind.setdefault((info.group, info.kind), []).append(info)
+            if info.preferred:
+                self._preferred_by_kind.setdefault(info.kind, []).append(info)
+        self._resolved: dict[str, ResourceInfo | None] = {}
+
+    def by_kind(self, group: str, kind: str, version: str | None = None) -> list[ResourceInfo]:
+        """Like :func:`hub.kube.resources.by_kind` over :attr:`resources`, in O(1)."""
+        return by_kind(self._by_group_kind.get((group, kind), ()), group, kind, version)
+
+    def preferred(self, kind: str) -> list[ResourceInfo]:
+        """The preferred version of every group serving ``kind``, in discovery order."""
+        return list(self._preferred_by_kind.get(kind, ()))
+
+    def resolve(self, name: str) -> ResourceInfo | None:
+        """:func:`hub.kube.resources.resolve_resource`, remembered per name."""
+        if name not in self._resolved:
+            self._resolved[name] = resolve_resource(name, self.resources)
+        return self._resolved[name]
+
+
 class Discovery:
     """Cached discovery of one cluster."""
 
     def __init__(self, client: ClusterClient) -> None:
         self.client = client
-        self._resources: tuple[ResourceInfo, ...] = ()
+        self._index = ResourceIndex()
         self._groups: frozenset[str] = frozenset()
         self._refreshed_at = -1e9
         self._lock = asyncio.Lock()
@@ -38,7 +71,7 @@ class Discovery:
     @property
     def resources(self) -> tuple[ResourceInfo, ...]:
         """Every resource type found by the last refresh."""
-        return self._resources
+        return self._index.resources
 
     def serves_group(self, group: str) -> bool:
         """Whether the server serves any version of API group ``group``."""
@@ -49,22 +82,24 @@ class Discovery:
         async with self._lock:
             started = time.monotonic()
             resources, groups, failed = await self._discover()
-            self._resources, self._groups, self.failed = resources, groups, failed
+            if resources != self._index.resources:
+                self._index = ResourceIndex(resources)
+            self._groups, self.failed = groups, failed
             self._refreshed_at = started
             for gv in failed:
                 log.warning("cluster %s: discovery of %s failed; skipping it", self.client.name, gv)
 
     async def ensure(self) -> None:
         """Refresh once if nothing has been discovered yet."""
-        if not self._resources:
+        if not self._index.resources:
             await self.refresh()
 
     async def resolve(self, name: str) -> ResourceInfo:
         """kubectl-style name resolution; an unknown name triggers one re-discovery."""
         await self.ensure()
-        info = resolve_resource(name, self._resources)
+        info = self._index.resolve(name)
         if info is None and await self._maybe_refresh():
-            info = resolve_resource(name, self._resources)
+            info = self._index.resolve(name)
         if info is None:
             raise UnknownResource(self.client.name, name)
         return info
@@ -96,9 +131,9 @@ class Discovery:
     async def for_kind(self, group: str, kind: str, version: str | None = None) -> ResourceInfo:
         """The resource for ``kind`` in ``group`` (preferred version unless ``version``)."""
         await self.ensure()
-        found = by_kind(self._resources, group, kind, version)
+        found = self._index.by_kind(group, kind, version)
         if not found and await self._maybe_refresh():
-            found = by_kind(self._resources, group, kind, version)
+            found = self._index.by_kind(group, kind, version)
         if not found:
             where = f"{group}/{version}" if version else group or "core"
             raise UnknownResource(self.client.name, f"{kind} ({where})")
@@ -110,9 +145,9 @@ class Discovery:
         Several groups serving it is an error, since the hub cannot guess which one is meant.
         """
         await self.ensure()
-        found = [i for i in self._resources if i.kind == kind and i.preferred]
+        found = self._index.preferred(kind)
         if not found and await self._maybe_refresh():
-            found = [i for i in self._resources if i.kind == kind and i.preferred]
+            found = self._index.preferred(kind)
         if not found:
             raise UnknownResource(self.client.name, kind)
         if len(found) > 1:

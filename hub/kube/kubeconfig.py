@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -160,3 +163,198 @@ def _shape_problem(doc: dict[str, Any]) -> str | None:
             if not isinstance(entry.get(field) or {}, dict):
                 return f"{section}[{i}].{field} must be a mapping"
     return None
+
+
+# --- one context, resolved -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerEntry:
+    """How to reach and trust one API server (a kubeconfig ``clusters[].cluster``)."""
+
+    server: str
+    ca_file: str | None = None
+    """``certificate-authority``: a PEM file of trusted CAs."""
+    ca_data: bytes | None = None
+    """``certificate-authority-data``, decoded (PEM or DER); wins over ``ca_file``."""
+    insecure: bool = False
+    """``insecure-skip-tls-verify``: the server's certificate is not verified."""
+    tls_server_name: str | None = None
+    """``tls-server-name``: the name verified in the server's certificate (and sent as SNI)."""
+    proxy_url: str | None = None
+    """``proxy-url``: every request goes through this proxy."""
+
+
+@dataclass(frozen=True)
+class ExecPlugin:
+    """A credential plugin to run (a kubeconfig ``users[].user.exec``)."""
+
+    command: str
+    api_version: str
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
+    """Added to the hub's environment; values may be secret, so never shown."""
+    provide_cluster_info: bool = False
+    """``provideClusterInfo``: the plugin is told the server in KUBERNETES_EXEC_INFO."""
+
+
+@dataclass(frozen=True)
+class UserEntry:
+    """Who the hub is on one API server (a kubeconfig ``users[].user``); secrets never shown."""
+
+    cert_file: str | None = None
+    cert_data: bytes | None = dataclasses.field(default=None, repr=False)
+    key_file: str | None = None
+    key_data: bytes | None = dataclasses.field(default=None, repr=False)
+    token: str | None = dataclasses.field(default=None, repr=False)
+    token_file: str | None = None
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    exec: ExecPlugin | None = None
+    auth_provider: str | None = None
+    """The name of a legacy ``auth-provider`` (oidc, gcp)."""
+
+
+@dataclass(frozen=True)
+class ContextEntry:
+    """One kubeconfig context with its cluster and user looked up."""
+
+    name: str
+    cluster: ServerEntry
+    user: UserEntry
+
+
+class _Fields:
+    """Reads typed fields of one kubeconfig mapping; remembers the first problem (never a value)."""
+
+    def __init__(self, body: Any, where: str) -> None:
+        self.body: dict[str, Any] = body if isinstance(body, dict) else {}
+        self.where = where
+        self.problem: Problem | None = None
+
+    def _fail(self, key: str, message: str) -> None:
+        if self.problem is None:
+            self.problem = Problem("InvalidKubeconfig", f"{key} {message}", self.where)
+
+    def text(self, key: str) -> str | None:
+        value = self.body.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return value
+        self._fail(key, "must be a string")
+        return None
+
+    def data(self, key: str) -> bytes | None:
+        value = self.text(key)
+        if value is None:
+            return None
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error:
+            self._fail(key, "is not valid base64")
+            return None
+
+    def flag(self, key: str) -> bool:
+        value = self.body.get(key)
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        self._fail(key, "must be true or false")
+        return False
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self.body.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        self._fail(key, "must be a list of strings")
+        return ()
+
+    def pairs(self, key: str) -> tuple[tuple[str, str], ...]:
+        value = self.body.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, list) and all(_is_pair(v) for v in value):
+            return tuple((v["name"], v["value"]) for v in value)
+        self._fail(key, "must be a list of name/value pairs")
+        return ()
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ("name", "value"))
+
+
+def resolve_context(merged: dict[str, Any], name: str) -> ContextEntry | Problem:
+    """Context ``name`` of a merged kubeconfig, its cluster and user read (kubectl's fields)."""
+    context = _named(merged.get("contexts"), name)
+    if context is None:
+        return Problem("UnknownContext", f"no context {name!r}")
+    body = context.get("context") or {}
+    cluster_name, user_name = body.get("cluster"), body.get("user")
+    cluster = _named(merged.get("clusters"), cluster_name)
+    if cluster is None:
+        return Problem(
+            "UnknownCluster", f"context {name!r} names cluster {cluster_name!r}, not defined"
+        )
+    server = _server(_Fields(cluster.get("cluster"), f"cluster {cluster_name!r}"))
+    user = _named(merged.get("users"), user_name) if user_name else None
+    who = _user(_Fields((user or {}).get("user"), f"user {user_name!r}"))
+    if isinstance(server, Problem):
+        return server
+    if isinstance(who, Problem):
+        return who
+    return ContextEntry(name, server, who)
+
+
+def _server(fields: _Fields) -> ServerEntry | Problem:
+    server = fields.text("server")
+    entry = ServerEntry(
+        server=server or "",
+        ca_file=fields.text("certificate-authority"),
+        ca_data=fields.data("certificate-authority-data"),
+        insecure=fields.flag("insecure-skip-tls-verify"),
+        tls_server_name=fields.text("tls-server-name"),
+        proxy_url=fields.text("proxy-url"),
+    )
+    if fields.problem is None and not server:
+        return Problem("InvalidKubeconfig", "server is missing", fields.where)
+    return fields.problem or entry
+
+
+def _user(fields: _Fields) -> UserEntry | Problem:
+    raw_exec = fields.body.get("exec")
+    plugin = None if raw_exec is None else _exec(_Fields(raw_exec, f"{fields.where} exec"))
+    if isinstance(plugin, Problem):
+        return plugin
+    provider = fields.body.get("auth-provider")
+    entry = UserEntry(
+        cert_file=fields.text("client-certificate"),
+        cert_data=fields.data("client-certificate-data"),
+        key_file=fields.text("client-key"),
+        key_data=fields.data("client-key-data"),
+        token=fields.text("token"),
+        token_file=fields.text("tokenFile"),
+        username=fields.text("username"),
+        password=fields.text("password"),
+        exec=plugin,
+        auth_provider=_Fields(provider, fields.where).text("name") if provider else None,
+    )
+    if provider and not entry.auth_provider:
+        return Problem("InvalidKubeconfig", "auth-provider needs a name", fields.where)
+    return fields.problem or entry
+
+
+def _exec(fields: _Fields) -> ExecPlugin | Problem:
+    command, api_version = fields.text("command"), fields.text("apiVersion")
+    plugin = ExecPlugin(
+        command=command or "",
+        api_version=api_version or "",
+        args=fields.texts("args"),
+        env=fields.pairs("env"),
+        provide_cluster_info=fields.flag("provideClusterInfo"),
+    )
+    if fields.problem is None and not (command and api_version):
+        missing = "command" if not command else "apiVersion"
+        return Problem("InvalidKubeconfig", f"{missing} is missing", fields.where)
+    return fields.problem or plugin

@@ -3,7 +3,8 @@
 Paginated list, then a watch from the list's resourceVersion with bookmarks and a server-side
 timeout (jittered); a client read timeout catches dead streams; the watch resumes from the last
 version seen, and a 410 Gone re-lists, emitting deletes for objects that vanished meanwhile.
-Errors back off with jitter. Objects are cached as raw dicts without ``managedFields``.
+Errors back off with jitter. Objects are cached as raw dicts, slimmed (hub.kube.slim: no
+``managedFields``, short strings shared).
 Handlers are plain callbacks that must not block (they enqueue keys).
 """
 
@@ -21,6 +22,7 @@ from hub.core.errors import ApiError, ClusterUnreachable, Gone, KubeError
 from hub.core.objects import Obj
 from hub.kube.client import ClusterClient
 from hub.kube.resources import ResourceInfo
+from hub.kube.slim import slim
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ class WatchCache:
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", self.info.api_version)
                 item.setdefault("kind", self.info.kind)
-                fresh[_key(item)] = _strip(item)
+                fresh[_key(item)] = slim(item)
             token = str(objects.metadata(page).get("continue") or "")
             if not token:
                 self.resource_version = objects.resource_version(page)
@@ -162,7 +164,7 @@ class WatchCache:
             return
         if kind not in ("ADDED", "MODIFIED", "DELETED"):
             return
-        obj = _strip(obj)
+        obj = slim(obj)
         key = _key(obj)
         if kind == "DELETED":
             self.store.pop(key, None)
@@ -188,10 +190,3 @@ def _relist_after(exc: Exception) -> bool:
 
 def _key(obj: Obj) -> StoreKey:
     return objects.namespace(obj), objects.name(obj)
-
-
-def _strip(obj: Obj) -> Obj:
-    metadata = obj.get("metadata")
-    if isinstance(metadata, dict):
-        metadata.pop("managedFields", None)
-    return obj
