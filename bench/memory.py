@@ -34,7 +34,7 @@ import _common as c
 from propagation import GROUP, NAMESPACE, PLURAL, VERSION, literal, propagated
 
 from hub.sandbox import MASTER
-from hub.testing import install_federated_crds
+from hub.testing import install_federated_crds, wait_for
 
 FANOUT_TIMEOUT = 1800.0
 SETTLE_SECONDS = 5.0  # after ready or after the fan-out: let the last events drain
@@ -99,7 +99,7 @@ class TracedHub(c.Hub):
         """The largest allocation sites now (SIGUSR1, then read the hub's dump)."""
         self.out.unlink(missing_ok=True)
         os.kill(self.pid, signal.SIGUSR1)
-        c.wait_for(self.out.exists, timeout=120, what="the tracemalloc dump")
+        wait_for(self.out.exists, timeout=120, what="the tracemalloc dump")
         time.sleep(0.5)  # the dump is written in one go; let it finish
         sites = []
         for line in self.out.read_text().splitlines():

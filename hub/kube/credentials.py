@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import errno
 import json
 import os
 import ssl
@@ -305,7 +306,10 @@ def endpoint(entry: ContextEntry, auth: Auth) -> Endpoint:
         cadata: str | bytes = ca.decode("ascii") if ca.lstrip().startswith(b"-----") else ca
         context = ssl.create_default_context(cadata=cadata)
     else:
-        context = ssl.create_default_context(cafile=server.ca_file)
+        try:
+            context = ssl.create_default_context(cafile=server.ca_file)
+        except OSError as exc:  # ssl does not say which file
+            raise OSError(exc.errno, exc.strerror, server.ca_file) from None
     if auth.client_pem is not None:
         _load_client_certificate(context, None, auth.client_pem[0], None, auth.client_pem[1])
     elif user.cert_data or user.cert_file:
@@ -341,6 +345,9 @@ def _load_client_certificate(
         key = path("tls.key", key_file, key_data)
         if cert is None:
             raise ssl.SSLError("a client key without its certificate")
+        for file in (cert, key):
+            if file and not os.path.isfile(file):  # ssl would not say which file
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), file)
         context.load_cert_chain(cert, key)
 
 
