@@ -51,14 +51,21 @@ print(json.dumps({{"rss_mb": round(rss / 1024, 1), "seconds": round(seconds, 3),
                   "modules": len(sys.modules)}}))
 """
 
-# Runs the hub with tracemalloc on; SIGUSR1 writes the 40 largest allocation sites to a file.
+# Runs the hub with tracemalloc on; SIGUSR1 writes the traced total, the 40 largest allocation
+# lines and the 25 largest files to a file (renamed into place once complete).
 TRACED_HUB = """
-import signal, sys, tracemalloc
+import os, signal, sys, tracemalloc
 tracemalloc.start(1)
 def dump(*_):
-    top = tracemalloc.take_snapshot().statistics("lineno")[:40]
-    with open({out!r}, "w") as f:
-        f.writelines(f"{{s.size}}\\t{{s.count}}\\t{{s.traceback[0]}}\\n" for s in top)
+    snapshot = tracemalloc.take_snapshot()
+    total = tracemalloc.get_traced_memory()[0]
+    with open({out!r} + ".tmp", "w") as f:
+        f.write(f"{{total}}\\t0\\ttotal\\n")
+        for s in snapshot.statistics("lineno")[:40]:
+            f.write(f"{{s.size}}\\t{{s.count}}\\t{{s.traceback[0]}}\\n")
+        for s in snapshot.statistics("filename")[:25]:
+            f.write(f"{{s.size}}\\t{{s.count}}\\tfile {{s.traceback[0].filename}}\\n")
+    os.rename({out!r} + ".tmp", {out!r})
 signal.signal(signal.SIGUSR1, dump)
 from hub.cli.main import main
 sys.argv = ["synchub", *sys.argv[1:]]
@@ -100,7 +107,6 @@ class TracedHub(c.Hub):
         self.out.unlink(missing_ok=True)
         os.kill(self.pid, signal.SIGUSR1)
         wait_for(self.out.exists, timeout=120, what="the tracemalloc dump")
-        time.sleep(0.5)  # the dump is written in one go; let it finish
         sites = []
         for line in self.out.read_text().splitlines():
             size, count, where = line.split("\t")
@@ -164,6 +170,8 @@ def measure_hub(bench: c.Bench, hub: c.Hub, args: argparse.Namespace) -> dict[st
     settle(hub)
     base = hub.rss_mb()
     result["base_rss_mb"] = base
+    if isinstance(hub, TracedHub):
+        result["traced_base_kib"] = hub.allocation_sites()[0]["kib"]
     c.say(f"base RSS {base} MB; creating {args.objects} FederatedSecrets")
     create(bench, args.objects)
     seconds = wait_propagated(bench, hub, args.objects)

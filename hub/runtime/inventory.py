@@ -60,6 +60,8 @@ class MemberState:
     object_labels: dict[str, str] = field(default_factory=dict)
     #: False until the first probe answered or failed (the master: connected, so True).
     probed: bool = False
+    #: The last placement_cluster(), handed out again while the labels stay the same.
+    _placement: Cluster | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -72,8 +74,16 @@ class MemberState:
         return {**self.extra_labels, **self.config.labels, **self.object_labels}
 
     def placement_cluster(self) -> Cluster:
-        """The cluster as placement sees it."""
-        return Cluster(self.name, self.labels, self.config.is_master)
+        """The cluster as placement sees it: one shared value while its labels do not change.
+
+        Reconciles keep what placement chose per object; sharing the value keeps that at a
+        reference per object instead of a copy of the cluster's labels (bench/memory.py).
+        """
+        labels = self.labels
+        cached = self._placement
+        if cached is None or cached.labels != labels:
+            cached = self._placement = Cluster(self.name, labels, self.config.is_master)
+        return cached
 
 
 class Inventory:
