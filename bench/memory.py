@@ -8,7 +8,8 @@ Measures, in one run on its own sandbox (master + 2 members, direct mode):
 - its resident memory after N FederatedSecrets (``--objects``, default 1000, up to 10000) are
   propagated to every member, and the bytes that costs per object per cluster (the
   FederatedSecret on the master, one Secret per member);
-- the CPU it uses per minute when nothing changes (``--quiet-seconds``).
+- the CPU it used for that sync, per object, and per minute when nothing changes
+  (``--quiet-seconds``).
 
 ``--tracemalloc`` runs the hub under tracemalloc and adds its largest allocation sites after
 the sync (the hub is slower then: use it to find where memory goes, not for the figures).
@@ -173,10 +174,15 @@ def measure_hub(bench: c.Bench, hub: c.Hub, args: argparse.Namespace) -> dict[st
     if isinstance(hub, TracedHub):
         result["traced_base_kib"] = hub.allocation_sites()[0]["kib"]
     c.say(f"base RSS {base} MB; creating {args.objects} FederatedSecrets")
+    cpu_before = hub.cpu_seconds()
     create(bench, args.objects)
     seconds = wait_propagated(bench, hub, args.objects)
     result["propagated_seconds"] = None if seconds is None else round(seconds, 1)
     settle(hub)
+    cpu_after = hub.cpu_seconds()
+    if cpu_before is not None and cpu_after is not None and args.objects:
+        result["sync_cpu_seconds"] = round(cpu_after - cpu_before, 2)
+        result["sync_cpu_ms_per_object"] = round((cpu_after - cpu_before) * 1000 / args.objects, 2)
     synced = hub.rss_mb()
     result["synced_rss_mb"] = synced
     clusters = len(bench.names)
