@@ -3,7 +3,7 @@
 Built on aiohttp with credentials from :mod:`hub.kube.credentials`; every request has a
 timeout, a 401 reloads the credentials once, and errors surface as :mod:`hub.core.errors`.
 JSON is encoded and decoded with orjson: several times faster than the standard library on
-the hub's objects, and it shares short keys between decoded objects (docs/performance.md).
+the hub's objects, and it shares short keys between decoded objects (bench/memory.py).
 """
 
 from __future__ import annotations

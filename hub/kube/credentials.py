@@ -1,7 +1,8 @@
 """Per-cluster credentials and TLS, from a kubeconfig context (or the pod's own account).
 
 One :class:`Credentials` per cluster, never a process-wide default. The kubeconfig is read by
-:mod:`hub.kube.kubeconfig` (pyyaml and our own code); what each field does, against kubectl:
+:mod:`hub.kube.kubeconfig` (pyyaml and our own code); what each field does, against kubectl
+(also in docs/configuration.md, "Kubeconfig fields"):
 
 ================================  ==========================================================
 kubeconfig field                  here
