@@ -107,6 +107,7 @@ class Wiring:
                 self.supervisor,
                 self.metrics,
                 snapshots=self.snapshots,
+                limits=self.config.client,
             )
             self.closers.append(self._inventory.close)
             self._inventory.start()
@@ -229,7 +230,10 @@ class Manager:
         while not stop.is_set():
             client: ClusterClient | None = None
             try:
-                client = await ClusterClient.connect(self.config.master)
+                client = self.metrics.observe_requests(
+                    await ClusterClient.connect(self.config.master)
+                )
+                client.limit_rate(self.config.client.qps, self.config.client.burst)
                 discovery = Discovery(client)
                 await discovery.refresh()
                 self.metrics.cluster_ready.labels(cluster=client.name).set(1)

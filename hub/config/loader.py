@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from hub.config.settings import (
+    ClientLimits,
     ClusterConfig,
     Config,
     CopyConfig,
@@ -76,6 +77,7 @@ _TOP_KEYS = frozenset(
         "targets",
         "namespaces",
         "propagation",
+        "client",
         "leaderElection",
         "copy",
         "objectSync",
@@ -124,6 +126,20 @@ class _Parser:
             raise self.fail(key, f"must be true or false, got {type_of(value)}")
         return value
 
+    def number(self, value: Any, key: str, default: float, *, least: float) -> float:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
+            raise self.fail(key, f"must be a number >= {least:g}, got {value!r}")
+        return float(value)
+
+    def whole(self, value: Any, key: str, default: int) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(key, f"must be a whole number >= 1, got {value!r}")
+        return value
+
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
         if value is None:
             return choices[0]
@@ -165,6 +181,7 @@ class _Parser:
             targets=self.targets(top.get("targets")),
             namespaces=self.namespaces(top.get("namespaces")),
             propagation=self.propagation(top.get("propagation")),
+            client=self.client(top.get("client")),
             leader_election=self.leader_election(top.get("leaderElection")),
             copy=self.copy(top.get("copy")),
             object_sync=self.object_sync(top.get("objectSync")),
@@ -291,7 +308,7 @@ class _Parser:
         return namespaces
 
     def propagation(self, raw: Any) -> PropagationConfig:
-        keys = frozenset({"mode", "createNamespaces", "adopt", "deletionTimeout"})
+        keys = frozenset({"mode", "createNamespaces", "adopt", "deletionTimeout", "concurrency"})
         body = self.mapping(raw, "propagation", keys)
         mode = self.choice(body.get("mode"), "propagation.mode", ("auto", "federation", "direct"))
         timeout = body.get("deletionTimeout")
@@ -301,9 +318,18 @@ class _Parser:
                 body.get("createNamespaces"), "propagation.createNamespaces", True
             ),
             adopt=self.boolean(body.get("adopt"), "propagation.adopt", False),
+            concurrency=self.whole(body.get("concurrency"), "propagation.concurrency", 4),
             deletion_timeout=300.0
             if timeout is None
             else self.duration(timeout, "propagation.deletionTimeout"),
+        )
+
+    def client(self, raw: Any) -> ClientLimits:
+        body = self.mapping(raw, "client", frozenset({"qps", "burst"}))
+        defaults = ClientLimits()
+        return ClientLimits(
+            qps=self.number(body.get("qps"), "client.qps", defaults.qps, least=0),
+            burst=self.whole(body.get("burst"), "client.burst", defaults.burst),
         )
 
     def duration(self, raw: Any, key: str) -> float:

@@ -45,6 +45,20 @@ class PropagationConfig:
     deletion_timeout: float = 300.0
     """``deletionTimeout``: longest an unreachable cluster may hold a deletion, in seconds
     (written as a duration: ``30s``, ``5m``, ``1h30m``). Default 5m."""
+    concurrency: int = 4
+    """``concurrency``: objects written at once per cluster (each cluster's lane has this
+    many workers). Default 4 (measured: docs/configuration.md, "Throughput")."""
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """``client:``: how hard the hub may drive each API server."""
+
+    qps: float = 0.0
+    """``qps``: requests per second per cluster, on average; 0 (the default) is no limit
+    (measured: docs/configuration.md, "Throughput")."""
+    burst: int = 100
+    """``burst``: requests a cluster may receive at once above ``qps``. Default 100."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,8 @@ class Config:
     access is needed); empty (the default) means all."""
     propagation: PropagationConfig = field(default_factory=PropagationConfig)
     """``propagation:`` settings."""
+    client: ClientLimits = field(default_factory=ClientLimits)
+    """``client:`` settings."""
     leader_election: LeaderElectionConfig = field(default_factory=LeaderElectionConfig)
     """``leaderElection:`` settings."""
     copy: CopyConfig = field(default_factory=CopyConfig)

@@ -12,6 +12,7 @@ import asyncio
 import asyncio.sslproto
 import copy
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,8 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 Params = Mapping[str, str | int | bool]
+#: Told of every response: (verb as Kubernetes names it, HTTP status; 0 when unreachable).
+Observer = Callable[[str, int], None]
 
 TLS_READ_BUFFER = 64 * 1024
 """Bytes asyncio reads TLS into, per connection (its default, 256 KiB, is allocated and zeroed
@@ -61,6 +64,16 @@ class ClusterClient:
         #: Impersonate-User / Impersonate-Group headers of a derived client (see impersonating).
         self._impersonate: tuple[tuple[str, str], ...] = ()
         self._derived = False
+        #: Told of every request's verb and status (the hub counts them: docs/metrics.md).
+        self.observer: Observer | None = None
+        self._bucket: TokenBucket | None = None
+
+    def limit_rate(self, qps: float, burst: int) -> None:
+        """At most ``qps`` requests a second on average, ``burst`` at once (0: no limit).
+
+        Watches are not counted: they are long-lived streams, not requests per second.
+        """
+        self._bucket = TokenBucket(qps, burst) if qps > 0 else None
 
     def impersonating(self, user: str, groups: tuple[str, ...] = ()) -> ClusterClient:
         """A client sharing this one's connection that acts as ``user`` (RBAC applies to it).
@@ -133,10 +146,17 @@ class ClusterClient:
         raise to stop it: the leader's write fence uses it.
         """
         for attempt in range(2):
+            if self._bucket is not None:
+                await self._bucket.take()
             generation = self._generation
-            status, payload = await self._send(
-                method, path, params, body, content_type, timeout, accept, guard
-            )
+            try:
+                status, payload = await self._send(
+                    method, path, params, body, content_type, timeout, accept, guard
+                )
+            except ClusterUnreachable:
+                self._observe(request_verb(method, path), 0)
+                raise
+            self._observe(request_verb(method, path), status)
             if status == 401 and attempt == 0:
                 await self._reload_credentials(generation)
                 continue
@@ -198,6 +218,10 @@ class ClusterClient:
             log.info("cluster %s: credentials refused, reloading them", self.name)
             await self._open()
 
+    def _observe(self, verb: str, status: int) -> None:
+        if self.observer is not None:
+            self.observer(verb, status)
+
     def _ready(self) -> tuple[aiohttp.ClientSession, Endpoint]:
         if self._session is None or self._endpoint is None:
             raise ClusterUnreachable(self.name, "client is closed")
@@ -229,6 +253,7 @@ class ClusterClient:
                 server_hostname=endpoint.server_hostname,
                 proxy=endpoint.proxy,
             ) as response:
+                self._observe("watch", response.status)
                 if response.status >= 400:
                     payload = _decode(await response.read())
                     if response.status == 401:
@@ -285,6 +310,42 @@ class LineBuffer:
         rest = bytes(self._pending)
         self._pending.clear()
         return [rest] if rest.strip() else []
+
+
+class TokenBucket:
+    """Client-side rate limit: ``qps`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self.qps = qps
+        self.burst = float(burst)
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+
+    async def take(self) -> None:
+        """Wait until a token is free, then spend it."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps) - 1.0
+        self._last = now
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self.qps)
+
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_verb(method: str, path: str) -> str:
+    """The Kubernetes verb of a request.
+
+    ``get`` or ``list`` for a GET (told apart by its path), else ``create``, ``update``,
+    ``patch``, ``delete``.
+    """
+    if method != "GET":
+        return _VERBS.get(method, method.lower())
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rest = rest[2:]
+    return "list" if len(rest) == 1 else "get"
 
 
 def _query(params: Params | None) -> dict[str, str] | None:

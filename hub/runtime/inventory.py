@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 
-from hub.config.settings import ClusterConfig
+from hub.config.settings import ClientLimits, ClusterConfig
 from hub.core import crd_cluster
 from hub.core.backoff import Backoff
 from hub.core.errors import ClusterUnreachable, Forbidden, KubeError, Unauthorized
@@ -98,8 +98,11 @@ class Inventory:
         supervisor: Supervisor,
         metrics: Metrics,
         snapshots: Snapshots | None = None,
+        limits: ClientLimits | None = None,
     ) -> None:
         self.supervisor = supervisor
+        #: ``client:`` of clusters.yaml, applied to every member client.
+        self.limits = limits or ClientLimits()
         self.metrics = metrics
         self.snapshots = snapshots or Snapshots()
         #: Publishes a cluster's name when it becomes ready, stops answering (so objects
@@ -238,7 +241,10 @@ class Inventory:
     async def _probe(self, state: MemberState) -> bool:
         try:
             if state.client is None:
-                state.client = await ClusterClient.connect(state.config, timeout=MEMBER_TIMEOUT)
+                state.client = self.metrics.observe_requests(
+                    await ClusterClient.connect(state.config, timeout=MEMBER_TIMEOUT)
+                )
+                state.client.limit_rate(self.limits.qps, self.limits.burst)
                 state.discovery = Discovery(state.client)
             assert state.discovery is not None
             if not state.ready:

@@ -13,6 +13,7 @@ from prometheus_client import (
 )
 
 from hub import __version__
+from hub.kube.client import ClusterClient
 
 # *_created series double the output and nobody graphs them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -54,6 +55,13 @@ class Metrics:
             ["cluster", "verb"],
             registry=r,
         )
+        self.api_requests = Counter(
+            "synchub_api_requests_total",
+            "Requests sent to a cluster's API server, by verb (get, list, watch, create, "
+            "update, patch, delete) and HTTP status code (0: no answer).",
+            ["cluster", "verb", "code"],
+            registry=r,
+        )
         self.cluster_ready = Gauge(
             "synchub_cluster_ready", "1 when the cluster is reachable.", ["cluster"], registry=r
         )
@@ -85,3 +93,13 @@ class Metrics:
             ["cluster"],
             registry=r,
         )
+
+    def observe_requests(self, client: ClusterClient) -> ClusterClient:
+        """Count every request ``client`` sends (``synchub_api_requests_total``); returns it."""
+        cluster = client.name
+
+        def observe(verb: str, status: int) -> None:
+            self.api_requests.labels(cluster=cluster, verb=verb, code=str(status)).inc()
+
+        client.observer = observe
+        return client

@@ -218,6 +218,10 @@ class WorkQueue(Generic[K]):
         """Delayed keys that failed (a rate-limited retry), not those merely scheduled."""
         return sum(1 for key in self._delayed if self._rate_limiter.num_requeues(key) > 0)
 
+    def pending(self, key: K) -> bool:
+        """``key`` is waiting or being processed (not merely delayed)."""
+        return key in self._dirty or key in self._processing
+
     # adding
 
     def add(self, key: K) -> None:
@@ -262,6 +266,12 @@ class WorkQueue(Generic[K]):
     def num_requeues(self, key: K) -> int:
         """How many times ``key`` has been retried since it last succeeded."""
         return self._rate_limiter.num_requeues(key)
+
+    def cancel_delayed(self, key: K) -> None:
+        """Drop ``key``'s pending :meth:`add_after` timer, if any (its reason is gone)."""
+        timer = self._delayed.pop(key, None)
+        if timer is not None:
+            timer.cancel()
 
     def _fire_delayed(self, key: K) -> None:
         del self._delayed[key]

@@ -11,6 +11,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.core import objects
@@ -39,6 +40,93 @@ def changed_paths(patch: Any, prefix: str = "") -> list[str]:
     return paths
 
 
+WrittenKey = tuple[str, str, str, str, str]  # cluster, group, resource, namespace, name
+
+
+@dataclass
+class _Written:
+    latest: Obj | None  # None once the cache has caught up (only ``produced`` is kept)
+    latest_version: str
+    older: set[str] = field(default_factory=set)
+    produced: dict[str, str] = field(default_factory=dict)  # resourceVersion -> "patch"/"status"
+
+
+PRODUCED_KEPT = 4  # versions remembered per object as the hub's own (echo detection)
+
+
+class WrittenVersions:
+    """The objects the hub wrote last, remembered until the watch caches catch up.
+
+    A reconcile that runs before the watch event of the previous write arrives would read
+    a stale version from its cache, write again (or be refused with a conflict) and queue
+    more work. Writers record each write made under a resourceVersion precondition; readers
+    ask :meth:`fresh` for the newest version they know of, and :meth:`produced` tells a
+    watch handler that an event is only the echo of the hub's own write
+    (docs/propagation.md, "Requests and writes").
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[WrittenKey, _Written] = {}
+
+    @staticmethod
+    def _key(cluster: str, info: ResourceInfo, obj: Obj) -> WrittenKey:
+        namespace = objects.namespace(obj) if info.namespaced else ""
+        return (cluster, info.group, info.resource, namespace, objects.name(obj))
+
+    def remember(self, cluster: str, info: ResourceInfo, base: str, written: Obj, how: str) -> None:
+        """``written`` was the answer to a write of ``how`` made on top of version ``base``."""
+        key = self._key(cluster, info, written)
+        version = objects.resource_version(written)
+        entry = self._objects.get(key)
+        if entry is None or entry.latest_version != base:
+            entry = _Written(written, version, produced=entry.produced if entry else {})
+        entry.older.add(base)
+        entry.latest, entry.latest_version = written, version
+        entry.produced[version] = how
+        while len(entry.produced) > PRODUCED_KEPT:
+            del entry.produced[next(iter(entry.produced))]
+        self._objects[key] = entry
+
+    def fresh(self, cluster: str, info: ResourceInfo, cached: Obj) -> Obj:
+        """``cached``, or the newer version the hub wrote when the cache is behind it."""
+        key = self._key(cluster, info, cached)
+        entry = self._objects.get(key)
+        if entry is None or entry.latest is None:
+            return cached
+        version = objects.resource_version(cached)
+        if version in entry.older:
+            return entry.latest
+        if version != entry.latest_version:
+            del self._objects[key]  # someone else wrote since: the cache is the news
+        else:
+            self._caught_up(entry)
+        return cached
+
+    @staticmethod
+    def _caught_up(entry: _Written) -> None:
+        """The cache holds the latest write: keep only what an echo of it needs."""
+        entry.latest = None
+        entry.older.clear()
+        how = entry.produced.get(entry.latest_version)
+        entry.produced = {entry.latest_version: how} if how else {}
+
+    def produced(self, cluster: str, info: ResourceInfo, obj: Obj) -> str:
+        """``"patch"`` or ``"status"`` when exactly this version is the hub's own write."""
+        entry = self._objects.get(self._key(cluster, info, obj))
+        if entry is None:
+            return ""
+        version = objects.resource_version(obj)
+        if version == entry.latest_version:
+            self._caught_up(entry)  # the cache holds our last write now
+        elif entry.latest is None and version not in entry.produced:
+            del self._objects[self._key(cluster, info, obj)]  # newer than all we wrote
+        return entry.produced.get(version, "")
+
+    def forget(self, cluster: str, info: ResourceInfo, obj: Obj) -> None:
+        """The object is gone: drop what was remembered of it."""
+        self._objects.pop(self._key(cluster, info, obj), None)
+
+
 class Writer:
     """Writes to one cluster: counted, refused without leadership, skipped in dry-run."""
 
@@ -49,11 +137,14 @@ class Writer:
         *,
         dry_run: bool = False,
         fence: WriteFence | None = None,
+        recent: WrittenVersions | None = None,
     ) -> None:
         self.client = client
         self.metrics = metrics
         self.dry_run = dry_run
         self.fence = fence or WriteFence()
+        #: What this hub wrote last (shared by every writer of one hub; see WrittenVersions).
+        self.recent = recent or WrittenVersions()
 
     @property
     def cluster(self) -> str:
@@ -119,7 +210,7 @@ class Writer:
         """Merge-patch one object; include metadata.resourceVersion for optimistic locking."""
         paths = ", ".join(changed_paths(patch))
         verb = f"patch {subresource}" if subresource else "patch"
-        return await self._write(
+        result = await self._write(
             (verb, "patch"),
             info,
             namespace,
@@ -130,6 +221,12 @@ class Writer:
             body=patch,
             content_type=MERGE_PATCH,
         )
+        base = (patch.get("metadata") or {}).get("resourceVersion")
+        if base and isinstance(result, dict):
+            self.recent.remember(
+                self.cluster, info, str(base), result, "status" if subresource else "patch"
+            )
+        return result
 
     async def write_status(
         self,
@@ -177,9 +274,20 @@ class Writer:
         return True
 
     async def apply(
-        self, info: ResourceInfo, namespace: str, name: str, obj: Obj, *, field_manager: str
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        obj: Obj,
+        *,
+        field_manager: str,
+        force: bool = True,
     ) -> Obj | None:
-        """Server-side apply, forcing ownership of the fields the hub sets."""
+        """Server-side apply.
+
+        ``force`` takes ownership of the fields the hub sets; without it, a field another
+        manager set to another value is a Conflict.
+        """
         return await self._write(
             ("apply", "apply"),
             info,
@@ -187,7 +295,7 @@ class Writer:
             name,
             "PATCH",
             info.path(namespace, name),
-            params={"fieldManager": field_manager, "force": True},
+            params={"fieldManager": field_manager, "force": force},
             body=obj,
             content_type=APPLY_PATCH,
         )
@@ -278,10 +386,14 @@ class Writers:
         self.metrics = metrics
         self.dry_run = dry_run
         self.fence = fence
+        #: What the hub wrote last, shared by every writer it makes.
+        self.recent = WrittenVersions()
 
     def for_client(self, client: ClusterClient) -> Writer:
         """A writer to ``client``'s cluster, behind the fence."""
-        return Writer(client, self.metrics, dry_run=self.dry_run, fence=self.fence)
+        return Writer(
+            client, self.metrics, dry_run=self.dry_run, fence=self.fence, recent=self.recent
+        )
 
 
 class MemberWriters:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hub.core import copy_rules, objects
@@ -26,6 +27,7 @@ from hub.core.copy_resolve import (
 from hub.core.errors import Conflict, Forbidden, NotFound, ResourceNameError, UnknownResource
 from hub.core.federation import (
     FEDERATED_GROUPS,
+    FINALIZER,
     LAST_HANDLED_FIELD,
     SUSPEND_ANNOTATION,
     annotation_is_true,
@@ -101,6 +103,26 @@ class CopyController(Controller[ObjectRef]):
         self.template_written: Topic[tuple[ObjectRef, float]] = Topic("copy.template-written")
         #: Publishes a target the first time its copy rules have been judged.
         self.judged: Topic[ObjectRef] = Topic("copy.judged")
+        #: Set while direct propagation runs: it writes CopyReady with its own status and
+        #: this controller's template write carries its finalizer, so a Federated object
+        #: costs two master writes, not four (docs/propagation.md, "Requests and writes").
+        self._taker: Callable[[ObjectRef], None] | None = None
+        self._conditions: dict[ObjectRef, Condition] = {}
+        self.recent = self.writer.recent
+
+    def hand_over(self, taker: Callable[[ObjectRef], None] | None) -> None:
+        """Let ``taker`` (direct propagation's queue) write CopyReady and the finalizer.
+
+        It does so for Federated objects from now on; None takes them back.
+        """
+        self._taker = taker
+
+    def condition(self, key: ObjectRef) -> Condition | None:
+        """The CopyReady condition the taker writes for ``key``, if any."""
+        return self._conditions.get(key) if self._handed_over(key) else None
+
+    def _handed_over(self, key: ObjectRef) -> bool:
+        return self._taker is not None and key.group in FEDERATED_GROUPS
 
     # --- targets ---------------------------------------------------------------------------
 
@@ -146,11 +168,16 @@ class CopyController(Controller[ObjectRef]):
             metadata.get("name", ""),
         )
 
-    def _on_target(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
-        if GroupResource(info.group, info.resource) in self._target_kinds:
-            self.queue.add(self._ref(info, obj))
+    def _on_target(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        if GroupResource(info.group, info.resource) not in self._target_kinds:
+            return
+        if kind != "DELETED" and self.recent.produced(self.cluster, info, obj):
+            return  # the echo of the hub's own write: status or finalizer, or ours, judged
+        self.queue.add(self._ref(info, obj))
 
     def _on_source(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
+        if not self.sources.synced_for(info, objects.namespace(obj)):
+            return  # the initial listing: _on_source_synced queues every dependent once
         now = time.monotonic()
         for target in self.index.dependents(self._ref(info, obj)):
             self._source_seen.setdefault(target, now)
@@ -204,6 +231,7 @@ class CopyController(Controller[ObjectRef]):
         if info is None or target is None:
             self._forget(key, info)
             return
+        target = self.recent.fresh(self.cluster, info, target)  # the cache may lag our write
         if annotation_is_true(target, SUSPEND_ANNOTATION):
             log.info("copy %s: suspended (%s); writing nothing", key, SUSPEND_ANNOTATION)
             return
@@ -238,6 +266,7 @@ class CopyController(Controller[ObjectRef]):
     def _forget(self, key: ObjectRef, info: ResourceInfo | None) -> None:
         """The target is gone or asks for no copy any more: drop all that is known of it."""
         self.index.remove_target(key)
+        self._conditions.pop(key, None)
         if self.reported.pop(key, None) is not None and info is not None:
             self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
         self._unknown_resource.discard(key)
@@ -285,6 +314,9 @@ class CopyController(Controller[ObjectRef]):
             desired = copy_rules.apply_values(target, pairs)
             patch = merge_patch(target, desired)
             patch.setdefault("metadata", {})["resourceVersion"] = _rv(target)
+            finalizers = objects.metadata(target).get("finalizers") or []
+            if self._handed_over(key) and FINALIZER not in finalizers:
+                patch["metadata"]["finalizers"] = [*finalizers, FINALIZER]
             try:
                 written = await self.writer.merge_patch(info, key.namespace, key.name, patch)
                 if written is not None:  # None: dry-run, nothing was written
@@ -316,6 +348,8 @@ class CopyController(Controller[ObjectRef]):
             health=Health.FAILING if problems else Health.OK,
             message="; ".join(p.message for p in problems),
         )  # fmt: skip
+        if has_rules or problems:
+            await self._set_condition(info, key, target, problems)
         if previous is None:
             self.judged.publish(key)  # propagation held this object until now
         for problem in sorted(current - (previous or frozenset()), key=lambda p: p.message):
@@ -325,8 +359,6 @@ class CopyController(Controller[ObjectRef]):
             )
         if previous and not current:
             log.info("copy %s: all rules resolve again", key, extra=key.log_keys)
-        if has_rules or problems:
-            await self._set_condition(info, key, target, problems)
 
     async def _set_condition(
         self, info: ResourceInfo, key: ObjectRef, target: Obj, problems: list[Problem]
@@ -343,6 +375,11 @@ class CopyController(Controller[ObjectRef]):
         generation = (target.get("metadata") or {}).get("generation")
         requested = reconcile_requested(target)  # `synchub reconcile --wait` waits for this
         changed = differs(find(conditions, CONDITION), wanted, generation)
+        if self._taker is not None and self._handed_over(key):
+            self._conditions[key] = wanted
+            if changed:
+                self._taker(key)  # its next status write carries the new condition
+            return
         if not changed and requested is None:
             return
         status: Obj = {}

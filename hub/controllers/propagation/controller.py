@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from hub.controllers.propagation.drift import Clock
@@ -88,6 +90,12 @@ class CopyView(Protocol):
     def is_source(self, ref: ObjectRef) -> bool:
         """Some copy rule reads ``ref``."""
 
+    def condition(self, key: ObjectRef) -> Condition | None:
+        """The copy condition this controller writes with its status (see hand_over)."""
+
+    def hand_over(self, taker: Callable[[ObjectRef], None] | None) -> None:
+        """While ``taker`` is set, it writes the copy condition and the finalizer."""
+
 
 DECLARATION = Declaration(
     for_=Resources("master", "Federated* objects"),
@@ -133,7 +141,7 @@ class PropagationController(Controller[ObjectRef]):
         hooks = Hooks(
             self._on_member,
             self._member_synced,
-            self.queue.add_after,
+            self._look_again_after,
             copy.is_source,
             adopts=self._kubefed_adopts,
         )
@@ -145,7 +153,20 @@ class PropagationController(Controller[ObjectRef]):
         )
         self.members = Members(deps, inventory, hooks, clock)
         self.leftovers = Leftovers(self.members, federated, self._origin_ref, deps.metrics)
-        self.lanes = Lanes(deps.supervisor, self._sync_one, self.queue.add, clock)
+        self.lanes = Lanes(
+            deps.supervisor,
+            self._sync_one,
+            self.queue.add,
+            clock,
+            workers=deps.config.propagation.concurrency,
+        )
+        #: The hub's own last writes, newer than the cache until its watch event arrives.
+        self.recent = deps.writers.recent
+        #: Objects whose lanes must run again though their outcome is current (a member
+        #: changed, a cluster came back, a failure is retried): docs/propagation.md.
+        self._recheck: set[ObjectRef] = set()
+        #: The version of each object whose complete results the last status was made of.
+        self._handled: dict[ObjectRef, str] = {}
         #: ``--once`` waits for every cluster's answer before judging (see settle()).
         self._await_lanes = False
         self._wrote: set[ObjectRef] = set()
@@ -160,6 +181,7 @@ class PropagationController(Controller[ObjectRef]):
         inventory.changed.subscribe(self._cluster_changed)
         copy.template_written.subscribe(lambda change: self.note_change(*change))
         copy.judged.subscribe(self.queue.add)
+        copy.hand_over(self.queue.add)
 
     # --- manager hooks ---------------------------------------------------------------------
 
@@ -207,8 +229,29 @@ class PropagationController(Controller[ObjectRef]):
         if info.group not in FEDERATED_GROUPS:
             return
         ref = _ref(self.master, info, obj)
+        if _kind != "DELETED" and self._echo(info, ref, obj):
+            return
         self._observed.setdefault(ref, time.monotonic())
         self.queue.add(ref)
+
+    def _echo(self, info: ResourceInfo, ref: ObjectRef, obj: Obj) -> bool:
+        """The event brings a version this controller has already handled: its own status
+        write, or a version whose complete results it already wrote.
+        """
+        if self.recent.produced(self.master, info, obj) == "status":
+            return True
+        return self._handled.get(ref) == objects.resource_version(obj)
+
+    def _fed(self, info: ResourceInfo | None, key: ObjectRef) -> Obj | None:
+        """The newest version of a Federated object known: cached, or the hub's own write."""
+        cached = self.federated.get(info, key.namespace, key.name) if info else None
+        if info is None or cached is None:
+            return None
+        return self.recent.fresh(self.master, info, cached)
+
+    def _look_again_after(self, key: ObjectRef, delay: float) -> None:
+        self._recheck.add(key)
+        self.queue.add_after(key, delay)
 
     def note_change(self, ref: ObjectRef, observed_at: float) -> None:
         """The copy controller changed a template because of a source change seen then."""
@@ -217,15 +260,18 @@ class PropagationController(Controller[ObjectRef]):
     def _on_member(self, _info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         ref = self._origin_ref(obj)
         if ref is not None:
+            self._recheck.add(ref)
             self.queue.add(ref)
 
     def pause(self) -> None:
         """Stop propagating (a federation controller took over); caches and lanes stay."""
         self.paused = True
+        self.copy.hand_over(None)
 
     def resume(self) -> None:
         """Propagate again and look at every Federated object."""
         self.paused = False
+        self.copy.hand_over(self.queue.add)
         self.resync()
 
     def resync(self, _cluster: str = "") -> None:
@@ -233,7 +279,9 @@ class PropagationController(Controller[ObjectRef]):
         for cache in self.federated:
             if cache.info.group in FEDERATED_GROUPS:
                 for obj in list(cache.store.values()):
-                    self.queue.add(_ref(self.master, cache.info, obj))
+                    ref = _ref(self.master, cache.info, obj)
+                    self._recheck.add(ref)
+                    self.queue.add(ref)
 
     def _cluster_changed(self, cluster: str) -> None:
         """A cluster became ready or not, or its labels changed: look at everything again.
@@ -277,7 +325,7 @@ class PropagationController(Controller[ObjectRef]):
             await self._sweep(key.cluster)
             return
         info = self.federated.infos.get(key.group_resource)
-        fed = self.federated.get(info, key.namespace, key.name) if info else None
+        fed = self._fed(info, key)
         if info is None or fed is None:
             self._forget(key)
             return
@@ -289,14 +337,16 @@ class PropagationController(Controller[ObjectRef]):
         if metadata.get("deletionTimestamp"):
             await self._finalize(key, info, fed, kind)
             return
+        if self.copy.pending(key, fed):
+            # The copy controller's write (or its verdict) queues the object again; that
+            # write carries the finalizer too (one master write, not two).
+            return
         if FINALIZER not in (metadata.get("finalizers") or []) and not self.dry_run:
             finalizers = [*(metadata.get("finalizers") or []), FINALIZER]
             updated = await self._set_finalizers(info, key, fed, finalizers)
             if updated is None:
                 return
             fed = updated  # carry on with the new version: one pass, not two
-        if self.copy.pending(key, fed):
-            return  # the copy controller's write (or its verdict) queues the object again
         await self._propagate(key, info, fed, kind)
 
     async def _sweep(self, cluster: str) -> None:
@@ -324,19 +374,41 @@ class PropagationController(Controller[ObjectRef]):
         if annotation_is_true(fed, SUSPEND_ANNOTATION):
             results = [ClusterResult(n, ClusterStatus.SUSPENDED) for n in sorted(selected)]
         else:
-            answered = [self.lanes.submit(name, key) for name in self.inventory.states]
+            version = content_version(fed)
+            answered = [
+                self.lanes.submit(name, key)
+                for name in self.inventory.states
+                if self._lane_due(name, key, version, name in selected)
+            ]
+            self._recheck.discard(key)
             if self._await_lanes:
                 await asyncio.gather(*answered)
-            current = self._current_results(key, objects.resource_version(fed), selected)
+            current = self._current_results(key, version, selected)
             if current is None:
                 self.queue.add_after(key, STALLED_AFTER)  # a lane still working; look again
                 return
+            self.queue.cancel_delayed(key)  # the lanes answered: no need to look for a stall
             results = current
+            self._handled[key] = objects.resource_version(fed)
         self._record(key, kind, results)
         self._observe_latency(key, results)
         await self._announce(key, fed, kind, results)
         await self._write_status(info, key, fed, results, _summary(results), requested)
-        self._retry(results)
+        self._retry(key, results)
+
+    def _lane_due(self, cluster: str, key: ObjectRef, version: str, selected: bool) -> bool:
+        """``cluster``'s lane must look at ``key``: its outcome is not for this version and
+        no run is under way, or something asked for a new look (``_recheck``).
+        """
+        if key in self._recheck:
+            return True
+        outcome = self.lanes.outcome(cluster, key)
+        if outcome is not None and (outcome.resource_version, outcome.selected) == (
+            version,
+            selected,
+        ):
+            return False
+        return not self.lanes.pending(cluster, key)
 
     def _record(self, key: ObjectRef, kind: str, results: list[ClusterResult]) -> None:
         """Remember why ``key`` is not in sync (for ``run --once``)."""
@@ -352,9 +424,11 @@ class PropagationController(Controller[ObjectRef]):
         else:
             self.unsynced.pop(key, None)
 
-    def _retry(self, results: list[ClusterResult]) -> None:
+    def _retry(self, key: ObjectRef, results: list[ClusterResult]) -> None:
         """Raise what makes the worker retry the failed clusters (or wait for a removal)."""
         failed = [r for r in results if is_failure(r)]
+        if failed or any(r.status == ClusterStatus.WAITING_FOR_REMOVAL for r in results):
+            self._recheck.add(key)  # the retry must run the lanes again
         if failed:
             delays = [r.retry_after for r in failed]
             delay = min(delays) if all(delays) else None
@@ -391,7 +465,7 @@ class PropagationController(Controller[ObjectRef]):
     async def _sync_one(self, cluster: str, key: ObjectRef) -> Outcome | None:
         """One cluster's work for one Federated object, run in that cluster's lane."""
         info = self.federated.infos.get(key.group_resource)
-        fed = self.federated.get(info, key.namespace, key.name) if info else None
+        fed = self._fed(info, key)
         if fed is None:
             return None
         try:
@@ -410,7 +484,7 @@ class PropagationController(Controller[ObjectRef]):
         result = await self.members.sync(key, fed, kind, state, selected, force=force)
         if result is not None and result.wrote:
             self._wrote.add(key)
-        return Outcome(objects.resource_version(fed), selected, result)
+        return Outcome(content_version(fed), selected, result)
 
     async def _remove_one(self, cluster: str, key: ObjectRef, fed: Obj, kind: str) -> Outcome:
         """One cluster's part of a deletion, run in that cluster's lane.
@@ -459,6 +533,8 @@ class PropagationController(Controller[ObjectRef]):
             self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
         self._observed.pop(key, None)
         self._wrote.discard(key)
+        self._recheck.discard(key)
+        self._handled.pop(key, None)
         self.unsynced.pop(key, None)
         self._announced.pop(key, None)
         self.members.forget(key)
@@ -556,15 +632,20 @@ class PropagationController(Controller[ObjectRef]):
         clusters = [r.as_status() for r in sorted(results, key=lambda r: r.name)]
         conditions = status.get("conditions")
         handled = handled or str(status.get(LAST_HANDLED_FIELD) or "")
-        if _status_says(status, generation, clusters, condition, handled):
+        # The copy controller's condition rides along: one status write, not two.
+        wanted_conditions = [condition]
+        if (copied := self.copy.condition(key)) is not None:
+            wanted_conditions.append(copied)
+        if _status_says(status, generation, clusters, wanted_conditions, handled):
             return
+        now = now_rfc3339()
+        for one in wanted_conditions:
+            conditions = merged(conditions, one, now=now, observed_generation=generation)
         wanted: dict[str, object] = {
             "observedGeneration": generation,
             "clusters": clusters,
             "clusterCount": len(clusters),  # the CLUSTERS printer column
-            "conditions": merged(
-                conditions, condition, now=now_rfc3339(), observed_generation=generation
-            ),
+            "conditions": conditions,
         }
         if handled:
             wanted[LAST_HANDLED_FIELD] = handled
@@ -586,21 +667,29 @@ def _status_says(
     status: dict[str, Any],
     generation: object,
     clusters: list[dict[str, str]],
-    condition: Condition,
+    conditions: list[Condition],
     handled: str,
 ) -> bool:
     """``status`` already says all this: no write."""
+    observed = generation if isinstance(generation, int) else None
     return (
         status.get("observedGeneration") == generation
         and status.get("clusters", []) == clusters
         and status.get("clusterCount") == len(clusters)
         and str(status.get(LAST_HANDLED_FIELD) or "") == handled
-        and not differs(
-            find(status.get("conditions"), PROPAGATION_CONDITION),
-            condition,
-            generation if isinstance(generation, int) else None,
+        and not any(
+            differs(find(status.get("conditions"), c.type), c, observed) for c in conditions
         )
     )
+
+
+def content_version(fed: Obj) -> str:
+    """What the members' copies of ``fed`` depend on, as one string: its generation (the
+    spec) and its annotations, not its status or resourceVersion. A lane's outcome for one
+    content version stays current across the hub's own status writes.
+    """
+    annotations = objects.metadata(fed).get("annotations") or {}
+    return f"{objects.generation(fed)}:{json.dumps(annotations, sort_keys=True)}"
 
 
 def _status(obj: Obj) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from hub.runtime.tasks import Supervisor
 
 log = logging.getLogger(__name__)
 
-LANE_WORKERS = 4  # concurrent objects per cluster
+LANE_WORKERS = 4  # concurrent objects per cluster (propagation.concurrency; docs/configuration.md)
 STALLED_AFTER = 2.0  # seconds a request may take before its cluster is reported not answering
 
 
@@ -49,7 +49,9 @@ class _Lane:
 
 
 class Lanes:
-    """One queue and :data:`LANE_WORKERS` workers per cluster, started on first use."""
+    """One queue and ``workers`` (default :data:`LANE_WORKERS`) workers per cluster, started
+    on first use.
+    """
 
     def __init__(
         self,
@@ -57,8 +59,11 @@ class Lanes:
         work: Work,
         changed: Callable[[ObjectRef], None],
         clock: Clock = time.monotonic,
+        *,
+        workers: int = LANE_WORKERS,
     ) -> None:
         self.supervisor = supervisor
+        self.workers = workers
         self.work = work
         self.changed = changed
         self.clock = clock
@@ -78,6 +83,11 @@ class Lanes:
         lane.waiters.setdefault(key, []).append(done)
         lane.queue.add(key)
         return done
+
+    def pending(self, cluster: str, key: ObjectRef) -> bool:
+        """``key`` waits in ``cluster``'s lane or is being worked on there."""
+        lane = self._lanes.get(cluster)
+        return lane is not None and lane.queue.pending(key)
 
     def outcome(self, cluster: str, key: ObjectRef) -> Outcome | None:
         """The latest outcome of ``key`` on ``cluster``, if any."""
@@ -105,7 +115,7 @@ class Lanes:
             lane.queue.shutdown()
 
     async def _run(self, cluster: str, lane: _Lane) -> None:
-        await asyncio.gather(*(self._worker(cluster, lane) for _ in range(LANE_WORKERS)))
+        await asyncio.gather(*(self._worker(cluster, lane) for _ in range(self.workers)))
 
     async def _worker(self, cluster: str, lane: _Lane) -> None:
         while True:
@@ -144,5 +154,8 @@ class Lanes:
         else:
             self._outcomes[(cluster, key)] = outcome
         wrote = outcome is not None and outcome.result is not None and outcome.result.wrote
-        if wrote or before != outcome:
+        others = any(c != cluster and lane.queue.pending(key) for c, lane in self._lanes.items())
+        if (wrote or before != outcome) and not others:
+            # The last lane to answer tells the controller: one look at all the outcomes,
+            # not one per cluster (a stalled lane is looked for after STALLED_AFTER).
             self.changed(key)

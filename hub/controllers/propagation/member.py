@@ -8,6 +8,7 @@ deletions come from one Federated object's placement against a synced cache.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -21,6 +22,7 @@ from hub.controllers.propagation.drift import (
     resource_version,
 )
 from hub.controllers.propagation.report import ClusterResult
+from hub.core import objects
 from hub.core.errors import (
     Conflict,
     Invalid,
@@ -47,6 +49,7 @@ from hub.core.federation import (
 from hub.core.objects import Obj, ObjectRef
 from hub.core.render import RenderError, render, target_api_version
 from hub.kube.resources import ResourceInfo
+from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet, Handler
 from hub.runtime.inventory import Inventory, MemberState
 from hub.runtime.wiring import Collaborators
@@ -90,6 +93,14 @@ class Members:
         self._writers = MemberWriters(deps.writers)
         self.drift: DriftTracker[tuple[str, ObjectRef]] = DriftTracker()
         self.fights: FightDetector[tuple[str, ObjectRef]] = FightDetector(clock)
+        #: (cluster, namespace) known to exist: written into once already.
+        self._namespaces: set[tuple[str, str]] = set()
+        #: One first write per unknown (cluster, namespace) at a time, so a missing namespace
+        #: is created once, not by every worker that meets it (docs/propagation.md).
+        self._namespace_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        #: The resourceVersion of each copy the hub just wrote, until its watch event (the
+        #: echo, which needs no reconcile) arrives: (cluster, resource, namespace, name).
+        self._echoes: dict[tuple[str, str, str, str], str] = {}
 
     def forget(self, key: ObjectRef) -> None:
         """The Federated object is gone: drop what was recorded about its copies."""
@@ -131,7 +142,10 @@ class Members:
         ours = live is not None and origin(live) == self.origin(key, fed)
         try:
             if selected:
-                return await self._place(key, fed, state, info, live if ours else None, force)
+                foreign = live is not None and not ours
+                return await self._place(
+                    key, fed, state, info, live if ours else None, force, foreign=foreign
+                )
             if ours and await self.writer(state).delete(info, key.namespace, key.name):
                 self.drift.forget((name, key))
                 log.info(
@@ -157,7 +171,12 @@ class Members:
         info: ResourceInfo,
         live: Obj | None,
         force: bool,
+        *,
+        foreign: bool = False,
     ) -> ClusterResult:
+        """Write the rendered copy unless it is already there; ``foreign``: the member
+        cache holds a managed object of another origin under this name.
+        """
         name = state.name
         copy_source = ObjectRef(name, info.group, info.resource, key.namespace, key.name)
         if name == self.master and self.hooks.is_copy_source(copy_source):
@@ -177,7 +196,7 @@ class Members:
             if same_hash and not drift and not force:
                 return ClusterResult(name, ClusterStatus.PROPAGATED)
             drifted = same_hash and drift
-        elif await self._existing(state, info, key) is not None and not self._may_adopt(fed):
+        elif foreign and not self._may_adopt(fed):
             return ClusterResult(name, ClusterStatus.ALREADY_EXISTS, _not_ours(info.kind))
         hold = self.fights.hold((name, key), resource_version(live or {})) if drifted else 0.0
         if hold:
@@ -195,6 +214,7 @@ class Members:
         if written is None:  # dry-run: the writer logged what it would do
             return ClusterResult(name, ClusterStatus.PROPAGATED)
         self.drift.wrote((name, key), written)
+        self._echoes[(name, info.resource, key.namespace, key.name)] = resource_version(written)
         verb = "corrected drift of" if drifted else ("updated" if live else "created")
         log.info("propagation: %s %s on %s", verb, key, name, extra=fields(name, key, info.kind))
         return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
@@ -214,6 +234,8 @@ class Members:
         when ``fed`` says ``synchub.io/on-immutable: recreate``.
         """
         try:
+            if live is None and not self._may_adopt(fed):
+                return await self._create(state, info, key, obj)
             return await self._apply(state, info, key, obj, _replacing(fed, live))
         except Invalid as exc:
             refused = immutable_fields(exc.message)
@@ -246,13 +268,48 @@ class Members:
             or annotation_is_true(fed, ADOPT_ANNOTATION)
         )
 
-    async def _existing(self, state: MemberState, info: ResourceInfo, key: ObjectRef) -> Obj | None:
+    async def _create(
+        self, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj
+    ) -> Obj | ClusterResult | None:
+        """Write a copy the member cache does not hold: apply first, look only on conflict.
+
+        The apply is not forced, so a field another manager set differently is a Conflict;
+        an apply that met an object others wrote (their managers in its managedFields) is
+        taken back at once. Either way the object is not ours: ``AlreadyExists``.
+        """
+        try:
+            written = await self._apply(state, info, key, obj, force=False)
+        except Conflict:
+            written = None
+            if not await self._exists(state, info, key):
+                return await self._apply(state, info, key, obj)  # gone meanwhile
+        else:
+            if written is None or not _foreign_managers(written):
+                return written
+            await self._release(state, info, key, obj)
+        return ClusterResult(state.name, ClusterStatus.ALREADY_EXISTS, _not_ours(info.kind))
+
+    async def _exists(self, state: MemberState, info: ResourceInfo, key: ObjectRef) -> bool:
         assert state.client is not None
         try:
-            found: Obj = await state.client.get(info.path(key.namespace, key.name))
-            return found
+            await state.client.get(info.path(key.namespace, key.name))
+            return True
         except NotFound:
-            return None
+            return False
+
+    async def _release(
+        self, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj
+    ) -> None:
+        """Give up every field the hub's apply just set on an object that is not its own
+        (an apply of nothing: the fields others own too stay as they were).
+        """
+        metadata = (
+            {"name": key.name, "namespace": key.namespace} if key.namespace else {"name": key.name}
+        )
+        empty = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": metadata}
+        await self.writer(state).apply(
+            info, key.namespace, key.name, empty, field_manager=FIELD_MANAGER, force=False
+        )
 
     async def _apply(
         self,
@@ -261,6 +318,8 @@ class Members:
         key: ObjectRef,
         obj: Obj,
         replacing: Obj | None = None,
+        *,
+        force: bool = True,
     ) -> Obj | None:
         """Server-side apply ``obj``, or with ``replacing`` (strategy replace) update it.
 
@@ -273,9 +332,25 @@ class Members:
                 info, key.namespace, key.name, {**obj, "metadata": metadata},
                 field_manager=FIELD_MANAGER,
             )  # fmt: skip
+        creates = info.namespaced and key.namespace and self.config.propagation.create_namespaces
+        gate = (state.name, key.namespace)
+        if not creates or gate in self._namespaces:
+            return await self._apply_once(state, info, key, obj, force)
+        async with self._namespace_locks.setdefault(gate, asyncio.Lock()):
+            if gate not in self._namespaces:
+                written = await self._apply_once(state, info, key, obj, force)
+                self._namespaces.add(gate)
+                return written
+        return await self._apply_once(state, info, key, obj, force)
+
+    async def _apply_once(
+        self, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj, force: bool
+    ) -> Obj | None:
+        """Apply; a missing namespace is created (when configured) and the apply repeated."""
+        writer = self.writer(state)
         try:
             return await writer.apply(
-                info, key.namespace, key.name, obj, field_manager=FIELD_MANAGER
+                info, key.namespace, key.name, obj, field_manager=FIELD_MANAGER, force=force
             )
         except NotFound:
             if not (
@@ -283,7 +358,9 @@ class Members:
             ):
                 raise
         await self._create_namespace(state, key.namespace)
-        return await writer.apply(info, key.namespace, key.name, obj, field_manager=FIELD_MANAGER)
+        return await writer.apply(
+            info, key.namespace, key.name, obj, field_manager=FIELD_MANAGER, force=force
+        )
 
     async def _create_namespace(self, state: MemberState, namespace: str) -> None:
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
@@ -369,11 +446,20 @@ class Members:
         cache = self.caches.get(state.name)
         if cache is None:
             assert state.client is not None
+            name = state.name
+
+            def on_event(info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+                echo = (name, info.resource, objects.namespace(obj), objects.name(obj))
+                if kind != "DELETED" and self._echoes.get(echo) == resource_version(obj):
+                    del self._echoes[echo]  # our own write coming back: nothing to do
+                    return
+                self.hooks.on_event(info, kind, obj)
+
             cache = CacheSet(
                 state.client,
                 self.supervisor,
                 self.metrics,
-                self.hooks.on_event,
+                on_event,
                 on_synced=lambda _info: self.hooks.on_synced(),
                 label_selector=f"{MANAGED_LABEL}=true",
             )
@@ -388,6 +474,14 @@ class Members:
         """The origin annotation value the copies of ``fed`` carry."""
         group = str(fed.get("apiVersion", "")).rpartition("/")[0]
         return f"{self.master}/{group}/{fed.get('kind')}/{key.namespace}/{key.name}"
+
+
+def _foreign_managers(written: Obj) -> bool:
+    """``written`` (an apply's answer) shows a writer other than the hub's apply: it
+    existed before (made by kubectl, another tool, or the hub itself before an orphaning).
+    """
+    entries = (written.get("metadata") or {}).get("managedFields") or []
+    return any(e.get("manager") != FIELD_MANAGER or e.get("operation") != "Apply" for e in entries)
 
 
 def _replacing(fed: Obj, live: Obj | None) -> Obj | None:

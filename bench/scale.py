@@ -1,0 +1,379 @@
+"""Initial sync and update latency at scale, SyncHub beside the floor, in one run.
+
+For each grid point (objects N x members M) a fresh sandbox (master + M members) holds, in
+two namespaces, N master Secrets ``src-i`` and N FederatedSecrets ``fs-i`` copying from them
+(so a copy is needed), placed on every member. First the floor (bench/floor.py: the minimum
+necessary writes) syncs one namespace, then ``synchub run --mode direct`` (watching only the
+other namespace) syncs the other; each is timed from its process start until a watch on the
+master has seen every FederatedSecret report ``Propagated`` on every member. Then each is
+measured on source updates (``src-0`` patched, until both members hold the new data).
+
+Prints one JSON object; never fails on a number. ``--profile`` runs the hub under py-spy and
+writes a speedscope profile per grid point into ``--out`` (plus its hottest functions).
+
+    .venv/bin/python bench/scale.py [--objects 1000[,5000,10000]] [--members 1,2[,4]]
+        [--updates 30] [--profile] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import _common as c
+from kubernetes import client as k8s
+
+from hub.sandbox import MASTER
+from hub.testing import b64, install_federated_crds, start_clusters, write_config
+
+GROUP, VERSION = c.KUBEFED
+PLURAL = "federatedsecrets"
+FLOOR_NS, HUB_NS = "scale-floor", "scale-hub"
+SYNC_TIMEOUT = 1800.0
+UPDATE_TIMEOUT = 30.0
+MEMBERS_ONLY = {"matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]}
+HERE = Path(__file__).resolve().parent
+
+
+# --- objects ---------------------------------------------------------------------------------
+
+
+def federated(i: int) -> dict[str, Any]:
+    annotation = {"k8s-copier.fig.org/replace-spec.template.data": f"secrets:src-{i}:data"}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FederatedSecret",
+        "metadata": {"name": f"fs-{i}", "annotations": annotation},
+        "spec": {"template": {"type": "Opaque"}, "placement": {"clusterSelector": MEMBERS_ONLY}},
+    }
+
+
+def setup(bench: c.Bench, namespace: str, objects: int) -> None:
+    bench.create_namespace(namespace, on=[MASTER])
+    core, custom = bench.core(), bench.custom()
+
+    def create(i: int) -> None:
+        secret = k8s.V1Secret(metadata={"name": f"src-{i}"}, data={"value": b64(f"v-{i}")})
+        core.create_namespaced_secret(namespace, secret)
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, federated(i))
+
+    c.parallel(create, objects, f"Secrets + FederatedSecrets in {namespace}")
+
+
+# --- observing -------------------------------------------------------------------------------
+
+
+class Done(c.Watcher):
+    """A watch of the FederatedSecrets that notes when each first reports every member."""
+
+    def __init__(self, bench: c.Bench, namespace: str) -> None:
+        super().__init__(
+            bench.custom().list_namespaced_custom_object,
+            group=GROUP, version=VERSION, namespace=namespace, plural=PLURAL,
+        )  # fmt: skip
+        self.members = set(bench.members)
+        self.done_at: dict[str, float] = {}
+
+    def _event(self, event: dict[str, Any]) -> None:
+        super()._event(event)
+        obj = event.get("raw_object") or {}
+        clusters = c.dig(obj, "status", "clusters") or []
+        if self.members <= {e.get("name") for e in clusters if e.get("status") == "Propagated"}:
+            self.done_at.setdefault(obj["metadata"]["name"], time.monotonic())
+
+    def wait_all(self, count: int, alive: Any) -> float | None:
+        """Monotonic time the last of ``count`` objects was done; None on timeout."""
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        reported = time.monotonic()
+        while len(self.done_at) < count:
+            if time.monotonic() > deadline or not alive():
+                return None
+            if time.monotonic() - reported > 10:
+                c.say(f"  {len(self.done_at)}/{count} propagated")
+                reported = time.monotonic()
+            time.sleep(0.1)
+        return max(self.done_at.values())
+
+
+def api_cpu(bench: c.Bench) -> dict[str, float]:
+    """CPU seconds used so far by each cluster's kube-apiserver + etcd."""
+    state = bench.sandbox.state()  # type: ignore[attr-defined]
+    result: dict[str, float] = {}
+    for record in state.clusters if state else []:
+        total = 0.0
+        for process in (record.etcd, record.apiserver):
+            if process is not None:
+                total += _cpu(process.pid)
+        result[record.name] = round(total, 2)
+    return result
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()}
+
+
+def latencies(bench: c.Bench, namespace: str, updates: int) -> dict[str, Any]:
+    """Source update → every member holds the new data, ``updates`` times."""
+    watchers = [
+        c.Watcher(
+            bench.core(m).list_namespaced_secret,
+            namespace=namespace, field_selector="metadata.name=fs-0",
+        ).start()
+        for m in bench.members
+    ]  # fmt: skip
+    core = bench.core()
+    seconds: list[float] = []
+    for k in range(updates):
+        value = b64(f"update-{k}-{time.time_ns()}")
+        started = time.monotonic()
+        core.patch_namespaced_secret("src-0", namespace, {"data": {"value": value}})
+
+        def copied(obj: dict[str, Any], value: str = value) -> bool:
+            return bool((obj.get("data") or {}).get("value") == value)
+
+        seen = [w.wait_for("fs-0", copied, UPDATE_TIMEOUT) for w in watchers]
+        if all(s is not None for s in seen):
+            seconds.append(max(s for s in seen if s is not None) - started)
+        time.sleep(0.3)  # let this round's status write land
+    for watcher in watchers:
+        watcher.stop()
+    return {**c.summary_ms(seconds), "timeouts": updates - len(seconds)}
+
+
+# --- the floor -------------------------------------------------------------------------------
+
+
+def floor_phase(bench: c.Bench, objects: int, updates: int) -> dict[str, Any]:
+    done = Done(bench, FLOOR_NS).start()
+    cpu = api_cpu(bench)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "floor.py"), str(bench.clusters_yaml), FLOOR_NS],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+    )  # fmt: skip
+    finished = done.wait_all(objects, lambda: process.poll() is None)
+    result: dict[str, Any] = {
+        "seconds": None if finished is None else round(finished - started, 2),
+        "api_cpu_seconds": cpu_delta(api_cpu(bench), cpu),
+    }
+    assert process.stdout is not None
+    result["own_seconds"] = json.loads(process.stdout.readline() or "{}").get("synced")
+    c.say(f"floor: initial sync {result['seconds']}s")
+    if process.poll() is not None:
+        raise RuntimeError(f"the floor exited with {process.returncode}")
+    result["update_latency_ms"] = latencies(bench, FLOOR_NS, updates)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=30)
+    result["requests"] = json.loads(out.strip().splitlines()[-1] or "{}").get("requests")
+    done.stop()
+    return result
+
+
+# --- the hub ---------------------------------------------------------------------------------
+
+
+class Profiled(c.Hub):
+    """The hub, optionally started under ``py-spy record`` (speedscope output)."""
+
+    def __init__(self, bench: c.Bench, config: Path, profile: Path | None) -> None:
+        super().__init__(bench, "--mode", "direct")
+        self.config = config
+        self.profile = profile
+
+    def command(self) -> list[str]:
+        command = super().command()
+        if self.profile is None:
+            return command
+        spy = str(Path(sys.executable).parent / "py-spy")
+        return [spy, "record", "-f", "speedscope", "-o", str(self.profile), "-r", "100",
+                "--nonblocking", "--", *command]  # fmt: skip
+
+    @property
+    def hub_pid(self) -> int:
+        """The hub's own pid (py-spy's child when profiled)."""
+        if self.profile is None:
+            return self.pid
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            if children:
+                return int(children[0])
+        return self.pid
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        if self.profile is not None and self.running():
+            os.kill(self.hub_pid, signal.SIGTERM)  # py-spy writes its file when the hub exits
+            assert self.process is not None
+            self.process.wait(timeout)
+        return super().stop(timeout)
+
+
+def counts(hub: c.Hub, name: str, *labels: str) -> dict[str, int]:
+    result: Counter[str] = Counter()
+    for got, value in hub.samples(name):
+        result[" ".join(got.get(label, "?") for label in labels)] += int(value)
+    return dict(sorted(result.items()))
+
+
+def hub_phase(bench: c.Bench, objects: int, updates: int, profile: Path | None) -> dict[str, Any]:
+    config = write_config(bench.clusters_yaml, c.workdir(bench), namespaces=[HUB_NS])
+    done = Done(bench, HUB_NS).start()
+    cpu = api_cpu(bench)
+    hub = Profiled(bench, config, profile)
+    hub.start(timeout=0)
+    try:
+        finished = done.wait_all(objects, hub.running)
+        result: dict[str, Any] = {
+            "seconds": None if finished is None else round(finished - hub.started, 2),
+            "api_cpu_seconds": cpu_delta(api_cpu(bench), cpu),
+        }
+        c.say(f"synchub: initial sync {result['seconds']}s")
+        result["writes"] = hub.writes()
+        result["requests"] = counts(hub, "synchub_api_requests_total", "cluster", "verb")
+        result["reconciles"] = counts(hub, "synchub_reconcile_total", "controller", "result")
+        result["hub_cpu_seconds"] = _cpu(hub.hub_pid)
+        result["hub_rss_mb"] = hub.rss_mb()
+        writes, reconciles = hub.writes(), result["reconciles"]
+        result["update_latency_ms"] = latencies(bench, HUB_NS, updates)
+        result["update_writes"] = c.delta(hub.writes(), writes)
+        after = counts(hub, "synchub_reconcile_total", "controller", "result")
+        result["update_reconciles"] = {k: v - reconciles.get(k, 0) for k, v in after.items()}
+        result.update(c.log_report(hub, limit=10))
+    finally:
+        hub.stop()
+        done.stop()
+    return result
+
+
+# --- one grid point --------------------------------------------------------------------------
+
+
+def per(value: float, count: float) -> float | None:
+    return round(value / count, 3) if count else None
+
+
+def summary(n: int, m: int, floor: dict[str, Any], hub: dict[str, Any], updates: int) -> dict:
+    writes = hub["writes"]
+    master = writes.get(MASTER, {})
+    applies = sum(v.get("apply", 0) for k, v in writes.items() if k != MASTER)
+    reconciles: Counter[str] = Counter()
+    for key, value in hub["reconciles"].items():
+        reconciles[key.split()[0]] += value
+    update_reconciles: Counter[str] = Counter()
+    for key, value in hub["update_reconciles"].items():
+        update_reconciles[key.split()[0]] += value
+    member_gets = {
+        k.split()[0]: v
+        for k, v in hub["requests"].items()
+        if k.endswith(" get") and MASTER not in k
+    }
+    f, s = floor["seconds"], hub["seconds"]
+    fl, hl = floor["update_latency_ms"], hub["update_latency_ms"]
+    return {
+        "floor_seconds": f,
+        "synchub_seconds": s,
+        "ratio": round(s / f, 2) if f and s else None,
+        "ms_per_object": round(1000 * s / n, 2) if s else None,
+        "floor_ms_per_object": round(1000 * f / n, 2) if f else None,
+        "master_writes_per_object": per(master.get("patch", 0), n),
+        "master_writes_by_verb": master,
+        "member_applies_per_object_per_member": per(applies, n * m),
+        "member_gets_during_sync": member_gets,
+        "reconciles_per_object": {k: per(v, n) for k, v in sorted(reconciles.items())},
+        "reconciles_per_update": {k: per(v, updates) for k, v in sorted(update_reconciles.items())},
+        "update_latency_ms": {"floor": fl, "synchub": hl},
+        "update_ratio_median": _ratio(hl.get("median"), fl.get("median")),
+        "update_ratio_p99": _ratio(hl.get("p99"), fl.get("p99")),
+        "api_cpu_seconds": {"floor": floor["api_cpu_seconds"], "synchub": hub["api_cpu_seconds"]},
+        "hub_cpu_seconds": hub["hub_cpu_seconds"],
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def point(n: int, m: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="synchub-scale-"))
+    c.say(f"grid point {n} objects x {m} members")
+    with start_clusters(root / "sandbox", members=m, pool_size=2 * c.POOL, say=c.say) as bench:
+        install_federated_crds(bench.api[MASTER])
+        setup(bench, FLOOR_NS, n)
+        setup(bench, HUB_NS, n)
+        floor = floor_phase(bench, n, args.updates)
+        profile = out / f"synchub-{n}x{m}.speedscope.json" if args.profile else None
+        hub = hub_phase(bench, n, args.updates, profile)
+    result = {"objects": n, "members": m, **summary(n, m, floor, hub, args.updates)}
+    result["detail"] = {"floor": floor, "synchub": hub}
+    if profile is not None and profile.exists():
+        result["profile"] = {"file": str(profile), "top": hottest(profile)}
+    return result
+
+
+def hottest(path: Path, limit: int = 25) -> dict[str, Any]:
+    """Self and total sample shares of the hottest functions of a speedscope profile."""
+    document = json.loads(path.read_text())
+    frames = document["shared"]["frames"]
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for profile in document["profiles"]:
+        for stack, weight in zip(profile["samples"], profile["weights"], strict=False):
+            samples += weight
+            names = [f"{frames[i]['name']} ({Path(frames[i].get('file', '')).name})" for i in stack]
+            if names:
+                own[names[-1]] += weight
+            for name in set(names):
+                total[name] += weight
+
+    def share(counter: Counter[str]) -> dict[str, float]:
+        return {k: round(100 * v / samples, 1) for k, v in counter.most_common(limit)}
+
+    return {"samples": samples, "self_percent": share(own), "total_percent": share(total)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    p.add_argument("--objects", default="1000", help="comma-separated (default 1000)")
+    p.add_argument("--members", default="1,2", help="comma-separated (default 1,2)")
+    p.add_argument("--updates", type=int, default=30, help="measured updates (default 30)")
+    p.add_argument("--profile", action="store_true", help="run the hub under py-spy")
+    p.add_argument("--out", default="", help="output folder (default: a temp dir)")
+    args = p.parse_args()
+    out = Path(args.out or tempfile.mkdtemp(prefix="synchub-scale-out-"))
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        for m in (int(x) for x in args.members.split(",")):
+            for n in (int(x) for x in args.objects.split(",")):
+                results.append(point(n, m, args, out))
+    except Exception as exc:  # setup failed: the only non-zero exit
+        c.say(f"benchmark setup failed: {type(exc).__name__}: {exc}")
+        if not results:
+            return 1
+    c.emit({"benchmark": "scale", "machine": machine(), "out": str(out), "points": results})
+    return 0
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
