@@ -150,7 +150,7 @@ EAST = "members:\n  - {name: east, context: east}\n"
 # (YAML text, key in the message, problem in the message)
 BAD_CONFIGS = [
     # unknown keys, at every level
-    (MASTER + "mebmers: []\n", "mebmers", "unknown key (known keys: client, copy, git, kubeconfig, "),
+    (MASTER + "mebmers: []\n", "mebmers", "unknown key (known keys: client, copy, git, "),
     ("master: {context: master, lables: {}}\n", "master.lables", "unknown key"),
     (
         MASTER + "members:\n  - {name: e, context: east, region: x}\n",
