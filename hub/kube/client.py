@@ -336,13 +336,16 @@ _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete
 def request_verb(method: str, path: str) -> str:
     """The Kubernetes verb of a request.
 
-    ``get`` or ``list`` for a GET (told apart by its path), else ``create``, ``update``,
-    ``patch``, ``delete``.
+    ``get`` or ``list`` for a GET of objects (told apart by the path), ``discovery`` for a
+    GET of ``/api``, ``/apis/...`` or ``/version``; else ``create``, ``update``, ``patch``,
+    ``delete``.
     """
     if method != "GET":
         return _VERBS.get(method, method.lower())
     parts = [p for p in path.split("?", 1)[0].split("/") if p]
     rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    if not rest:
+        return "discovery"
     if len(rest) >= 3 and rest[0] == "namespaces":
         rest = rest[2:]
     return "list" if len(rest) == 1 else "get"

@@ -58,6 +58,7 @@ from hub.runtime.writer import MemberWriters, Writer
 log = logging.getLogger(__name__)
 
 FIGHT_RECHECK = 0.1  # seconds after a fight's quiet period before looking again
+CACHE_SYNC_WAIT = 1.0  # seconds a lane waits for a member cache it just started
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,11 @@ class Members:
             return ClusterResult(name, ClusterStatus.APPLY_FAILED, str(exc)) if selected else None
         cache = self.cache(state).ensure(info)
         if not cache.synced.is_set():
-            # Queued again when the cache has synced (see cache()).
+            # A fresh cache syncs in moments: wait a little rather than report "syncing"
+            # (a status write of its own); else queued again when it has synced (cache()).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cache.synced.wait(), CACHE_SYNC_WAIT)
+        if not cache.synced.is_set():
             return (
                 ClusterResult(name, ClusterStatus.CLUSTER_NOT_READY, "syncing", transient=True)
                 if selected
