@@ -158,6 +158,12 @@ BAD_CONFIGS = [
         "unknown",
     ),
     (MASTER + "propagation: {mode: auto, speed: 3}\n", "propagation.speed", "unknown key"),
+    (MASTER + "propagation: {concurrency: 0}\n", "propagation.concurrency", "whole number >= 1"),
+    (MASTER + "propagation: {concurrency: 2.5}\n", "propagation.concurrency", "whole number"),
+    (MASTER + "client: {qps: -1}\n", "client.qps", "must be a number >= 0"),
+    (MASTER + "client: {qps: fast}\n", "client.qps", "must be a number"),
+    (MASTER + "client: {burst: 0}\n", "client.burst", "whole number >= 1"),
+    (MASTER + "client: {rate: 3}\n", "client.rate", "unknown key"),
     (MASTER + "leaderElection: {lease: x}\n", "leaderElection.lease", "unknown key"),
     (MASTER + "copy: {crossnamespace: allow}\n", "copy.crossnamespace", "unknown key"),
     # wrong types
@@ -463,6 +469,15 @@ def test_defaults(tmp_path: Path, environ: dict[str, str], kubeconfig: Path) -> 
     )
     assert config.leader_election == LeaderElectionConfig(enabled=False, namespace="synchub-system")
     assert config.copy.cross_namespace == "source-opt-in"
+    assert config.propagation.concurrency == 4
+    assert (config.client.qps, config.client.burst) == (0.0, 100)
+
+
+def test_throughput_keys(tmp_path: Path, environ: dict[str, str]) -> None:
+    text = MASTER + "propagation: {concurrency: 8}\nclient: {qps: 50, burst: 20}\n"
+    config = load_config(write_config(tmp_path, text), environ)
+    assert config.propagation.concurrency == 8
+    assert (config.client.qps, config.client.burst) == (50.0, 20)
 
 
 def test_empty_sections_take_defaults(tmp_path: Path, environ: dict[str, str]) -> None:
