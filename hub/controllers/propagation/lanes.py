@@ -69,6 +69,8 @@ class Lanes:
         self.clock = clock
         self._lanes: dict[str, _Lane] = {}
         self._outcomes: dict[tuple[str, ObjectRef], Outcome] = {}
+        #: Keys whose outcome changed on some lane since the controller was last told.
+        self._unreported: set[ObjectRef] = set()
 
     def submit(self, cluster: str, key: ObjectRef) -> asyncio.Future[None]:
         """Queue ``key`` on ``cluster``'s lane.
@@ -106,6 +108,7 @@ class Lanes:
 
     def forget(self, key: ObjectRef) -> None:
         """The object is gone: drop its outcomes."""
+        self._unreported.discard(key)
         for cluster in self._lanes:
             self._outcomes.pop((cluster, key), None)
 
@@ -154,8 +157,11 @@ class Lanes:
         else:
             self._outcomes[(cluster, key)] = outcome
         wrote = outcome is not None and outcome.result is not None and outcome.result.wrote
+        if wrote or before != outcome:
+            self._unreported.add(key)
         others = any(c != cluster and lane.queue.pending(key) for c, lane in self._lanes.items())
-        if (wrote or before != outcome) and not others:
-            # The last lane to answer tells the controller: one look at all the outcomes,
-            # not one per cluster (a stalled lane is looked for after STALLED_AFTER).
+        if key in self._unreported and not others:
+            # The last lane to answer tells the controller of every change since: one look
+            # at all the outcomes, not one per cluster (a stalled lane: STALLED_AFTER).
+            self._unreported.discard(key)
             self.changed(key)
