@@ -7,6 +7,7 @@ never raise on a malformed object and never mutate it: a missing or mistyped ``m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -132,3 +133,14 @@ class Origin:
         if len(parts) != 5:
             return None
         return cls(*parts)
+
+
+def content_version(obj: Mapping[str, Any]) -> str:
+    """What the hub's work on ``obj`` depends on, as one string.
+
+    That is its generation (the spec) and its annotations, not its status or
+    resourceVersion: work done for one content version stays done across status writes
+    (docs/propagation.md, "Requests and writes").
+    """
+    annotations = metadata(obj).get("annotations") or {}
+    return f"{generation(obj)}:{json.dumps(annotations, sort_keys=True)}"

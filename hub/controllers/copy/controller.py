@@ -108,6 +108,10 @@ class CopyController(Controller[ObjectRef]):
         #: costs two master writes, not four (docs/propagation.md, "Requests and writes").
         self._taker: Callable[[ObjectRef], None] | None = None
         self._conditions: dict[ObjectRef, Condition] = {}
+        #: The content version (generation, annotations) of each target as last judged: an
+        #: event that changes neither (a status write, an echo that beat our write's answer)
+        #: needs no new look.
+        self._judged: dict[ObjectRef, str] = {}
         self.recent = self.writer.recent
 
     def hand_over(self, taker: Callable[[ObjectRef], None] | None) -> None:
@@ -171,9 +175,13 @@ class CopyController(Controller[ObjectRef]):
     def _on_target(self, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
         if GroupResource(info.group, info.resource) not in self._target_kinds:
             return
-        if kind != "DELETED" and self.recent.produced(self.cluster, info, obj):
-            return  # the echo of the hub's own write: status or finalizer, or ours, judged
-        self.queue.add(self._ref(info, obj))
+        ref = self._ref(info, obj)
+        if kind != "DELETED" and (
+            self.recent.produced(self.cluster, info, obj)
+            or self._judged.get(ref) == objects.content_version(obj)
+        ):
+            return  # the echo of the hub's own write, or nothing this controller reads changed
+        self.queue.add(ref)
 
     def _on_source(self, info: ResourceInfo, _kind: EventType, obj: Obj) -> None:
         if not self.sources.synced_for(info, objects.namespace(obj)):
@@ -262,11 +270,13 @@ class CopyController(Controller[ObjectRef]):
                 await self._report(info, key, target, problems, has_rules=True)
                 raise
         await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
+        self._judged[key] = objects.content_version(target)
 
     def _forget(self, key: ObjectRef, info: ResourceInfo | None) -> None:
         """The target is gone or asks for no copy any more: drop all that is known of it."""
         self.index.remove_target(key)
         self._conditions.pop(key, None)
+        self._judged.pop(key, None)
         if self.reported.pop(key, None) is not None and info is not None:
             self.snapshots.forget(self.name, info.kind, key.namespace, key.name)
         self._unknown_resource.discard(key)

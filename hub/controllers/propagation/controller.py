@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -374,7 +373,7 @@ class PropagationController(Controller[ObjectRef]):
         if annotation_is_true(fed, SUSPEND_ANNOTATION):
             results = [ClusterResult(n, ClusterStatus.SUSPENDED) for n in sorted(selected)]
         else:
-            version = content_version(fed)
+            version = objects.content_version(fed)
             answered = [
                 self.lanes.submit(name, key)
                 for name in self.inventory.states
@@ -484,7 +483,7 @@ class PropagationController(Controller[ObjectRef]):
         result = await self.members.sync(key, fed, kind, state, selected, force=force)
         if result is not None and result.wrote:
             self._wrote.add(key)
-        return Outcome(content_version(fed), selected, result)
+        return Outcome(objects.content_version(fed), selected, result)
 
     async def _remove_one(self, cluster: str, key: ObjectRef, fed: Obj, kind: str) -> Outcome:
         """One cluster's part of a deletion, run in that cluster's lane.
@@ -681,15 +680,6 @@ def _status_says(
             differs(find(status.get("conditions"), c.type), c, observed) for c in conditions
         )
     )
-
-
-def content_version(fed: Obj) -> str:
-    """What the members' copies of ``fed`` depend on, as one string: its generation (the
-    spec) and its annotations, not its status or resourceVersion. A lane's outcome for one
-    content version stays current across the hub's own status writes.
-    """
-    annotations = objects.metadata(fed).get("annotations") or {}
-    return f"{objects.generation(fed)}:{json.dumps(annotations, sort_keys=True)}"
 
 
 def _status(obj: Obj) -> dict[str, Any]:
