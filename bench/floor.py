@@ -143,4 +143,7 @@ async def run(config_path: str, ns: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3:  # `make bench` runs every bench/*.py: this one is scale.py's helper
+        print("bench/floor.py CONFIG NAMESPACE is started by bench/scale.py", file=sys.stderr)
+        sys.exit(0)
     asyncio.run(run(sys.argv[1], sys.argv[2]))
