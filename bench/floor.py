@@ -108,7 +108,11 @@ class Floor:
         path = f"/api/v1/namespaces/{self.ns}/secrets"
         running: set[asyncio.Task[None]] = set()
         while True:
-            params = {"watch": True, "resourceVersion": version, "allowWatchBookmarks": True}
+            params: dict[str, str | int | bool] = {
+                "watch": True,
+                "resourceVersion": version,
+                "allowWatchBookmarks": True,
+            }
             async for event in self.master.stream(path, params, read_timeout=120):
                 obj = event.get("object") or {}
                 version = obj.get("metadata", {}).get("resourceVersion", version)

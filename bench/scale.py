@@ -161,7 +161,8 @@ def latencies(bench: c.Bench, namespace: str, updates: int) -> dict[str, Any]:
 
 
 def floor_phase(bench: c.Bench, objects: int, updates: int) -> dict[str, Any]:
-    done = Done(bench, FLOOR_NS).start()
+    done = Done(bench, FLOOR_NS)
+    done.start()
     cpu = api_cpu(bench)
     started = time.monotonic()
     process = subprocess.Popen(
@@ -233,7 +234,8 @@ def counts(hub: c.Hub, name: str, *labels: str) -> dict[str, int]:
 
 def hub_phase(bench: c.Bench, objects: int, updates: int, profile: Path | None) -> dict[str, Any]:
     config = write_config(bench.clusters_yaml, c.workdir(bench), namespaces=[HUB_NS])
-    done = Done(bench, HUB_NS).start()
+    done = Done(bench, HUB_NS)
+    done.start()
     cpu = api_cpu(bench)
     hub = Profiled(bench, config, profile)
     hub.start(timeout=0)
@@ -268,7 +270,9 @@ def per(value: float, count: float) -> float | None:
     return round(value / count, 3) if count else None
 
 
-def summary(n: int, m: int, floor: dict[str, Any], hub: dict[str, Any], updates: int) -> dict:
+def summary(
+    n: int, m: int, floor: dict[str, Any], hub: dict[str, Any], updates: int
+) -> dict[str, Any]:
     writes = hub["writes"]
     master = writes.get(MASTER, {})
     applies = sum(v.get("apply", 0) for k, v in writes.items() if k != MASTER)
