@@ -99,9 +99,10 @@ class Members:
         #: One first write per unknown (cluster, namespace) at a time, so a missing namespace
         #: is created once, not by every worker that meets it (docs/propagation.md).
         self._namespace_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        #: The resourceVersion of each copy the hub just wrote, until its watch event (the
-        #: echo, which needs no reconcile) arrives: (cluster, resource, namespace, name).
-        self._echoes: dict[tuple[str, str, str, str], str] = {}
+        #: Each copy the hub just wrote, until its watch event (the echo, which needs no
+        #: reconcile) arrives: (cluster, resource, namespace, name). Until then it stands in
+        #: for the cache, so a look in between does not write it again.
+        self._echoes: dict[tuple[str, str, str, str], Obj] = {}
 
     def forget(self, key: ObjectRef) -> None:
         """The Federated object is gone: drop what was recorded about its copies."""
@@ -143,7 +144,7 @@ class Members:
                 if selected
                 else None
             )
-        live = cache.get(key.namespace, key.name)
+        live = cache.get(key.namespace, key.name) or self._just_written(name, info, key)
         ours = live is not None and origin(live) == self.origin(key, fed)
         try:
             if selected:
@@ -219,7 +220,7 @@ class Members:
         if written is None:  # dry-run: the writer logged what it would do
             return ClusterResult(name, ClusterStatus.PROPAGATED)
         self.drift.wrote((name, key), written)
-        self._echoes[(name, info.resource, key.namespace, key.name)] = resource_version(written)
+        self._echoes[(name, info.resource, key.namespace, key.name)] = written
         verb = "corrected drift of" if drifted else ("updated" if live else "created")
         log.info("propagation: %s %s on %s", verb, key, name, extra=fields(name, key, info.kind))
         return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
@@ -446,6 +447,10 @@ class Members:
         assert state.discovery is not None
         return await state.discovery.for_target(target_api_version(fed), kind)
 
+    def _just_written(self, cluster: str, info: ResourceInfo, key: ObjectRef) -> Obj | None:
+        """The copy the hub wrote on ``cluster`` whose watch event has not arrived yet."""
+        return self._echoes.get((cluster, info.resource, key.namespace, key.name))
+
     def cache(self, state: MemberState) -> CacheSet:
         """The member's cache set of managed copies (started on first use)."""
         cache = self.caches.get(state.name)
@@ -455,9 +460,9 @@ class Members:
 
             def on_event(info: ResourceInfo, kind: EventType, obj: Obj) -> None:
                 echo = (name, info.resource, objects.namespace(obj), objects.name(obj))
-                if kind != "DELETED" and self._echoes.get(echo) == resource_version(obj):
-                    del self._echoes[echo]  # our own write coming back: nothing to do
-                    return
+                written = self._echoes.pop(echo, None)
+                if kind != "DELETED" and resource_version(written or {}) == resource_version(obj):
+                    return  # our own write coming back: nothing to do
                 self.hooks.on_event(info, kind, obj)
 
             cache = CacheSet(
