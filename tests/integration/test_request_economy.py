@@ -125,7 +125,6 @@ def test_initial_sync_and_updates_make_only_the_necessary_requests(
         # Per update: the template write, and one status write (its observedGeneration).
         assert updated[(MASTER, "patch")] <= 2 * updates, updated
         for member in clusters.members:
-            # One apply per update; a rare second one is left (see docs/propagation.md).
-            assert updates <= updated[(member, "patch")] <= updates + 1, (member, updated)
+            assert updated[(member, "patch")] == updates, (member, updated)
             assert updated[(member, "get")] == 0, (member, updated)
         assert conflicts(hub) == 0

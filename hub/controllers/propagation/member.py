@@ -144,7 +144,7 @@ class Members:
                 if selected
                 else None
             )
-        live = cache.get(key.namespace, key.name) or self._just_written(name, info, key)
+        live = self._just_written(name, info, key) or cache.get(key.namespace, key.name)
         ours = live is not None and origin(live) == self.origin(key, fed)
         try:
             if selected:
