@@ -234,8 +234,9 @@ class PropagationController(Controller[ObjectRef]):
         self.queue.add(ref)
 
     def _echo(self, info: ResourceInfo, ref: ObjectRef, obj: Obj) -> bool:
-        """The event brings a version this controller has already handled: its own status
-        write, or a version whose complete results it already wrote.
+        """The event brings a version this controller has already handled.
+
+        That is its own status write, or a version whose complete results it already wrote.
         """
         if self.recent.produced(self.master, info, obj) == "status":
             return True
@@ -396,8 +397,10 @@ class PropagationController(Controller[ObjectRef]):
         self._retry(key, results)
 
     def _lane_due(self, cluster: str, key: ObjectRef, version: str, selected: bool) -> bool:
-        """``cluster``'s lane must look at ``key``: its outcome is not for this version and
-        no run is under way, or something asked for a new look (``_recheck``).
+        """``cluster``'s lane must look at ``key``.
+
+        Its outcome is not for this version and no run is under way, or something asked
+        for a new look (``_recheck``).
         """
         if key in self._recheck:
             return True

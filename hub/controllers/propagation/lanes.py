@@ -49,8 +49,9 @@ class _Lane:
 
 
 class Lanes:
-    """One queue and ``workers`` (default :data:`LANE_WORKERS`) workers per cluster, started
-    on first use.
+    """One queue and ``workers`` (default :data:`LANE_WORKERS`) workers per cluster.
+
+    Each lane starts on first use.
     """
 
     def __init__(

@@ -180,8 +180,9 @@ class Members:
         *,
         foreign: bool = False,
     ) -> ClusterResult:
-        """Write the rendered copy unless it is already there; ``foreign``: the member
-        cache holds a managed object of another origin under this name.
+        """Write the rendered copy unless it is already there.
+
+        ``foreign``: the member cache holds a managed object of another origin under this name.
         """
         name = state.name
         copy_source = ObjectRef(name, info.group, info.resource, key.namespace, key.name)
@@ -306,8 +307,9 @@ class Members:
     async def _release(
         self, state: MemberState, info: ResourceInfo, key: ObjectRef, obj: Obj
     ) -> None:
-        """Give up every field the hub's apply just set on an object that is not its own
-        (an apply of nothing: the fields others own too stay as they were).
+        """Give up every field the hub's apply just set on an object that is not its own.
+
+        An apply of nothing: the fields others own too stay as they were.
         """
         metadata = (
             {"name": key.name, "namespace": key.namespace} if key.namespace else {"name": key.name}
@@ -487,8 +489,9 @@ class Members:
 
 
 def _foreign_managers(written: Obj) -> bool:
-    """``written`` (an apply's answer) shows a writer other than the hub's apply: it
-    existed before (made by kubectl, another tool, or the hub itself before an orphaning).
+    """``written`` (an apply's answer) shows a writer other than the hub's apply.
+
+    Then it existed before (made by kubectl, another tool, or the hub before an orphaning).
     """
     entries = (written.get("metadata") or {}).get("managedFields") or []
     return any(e.get("manager") != FIELD_MANAGER or e.get("operation") != "Apply" for e in entries)
