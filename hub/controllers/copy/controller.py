@@ -200,10 +200,24 @@ class CopyController(Controller[ObjectRef]):
 
     def pending(self, key: ObjectRef, obj: Obj) -> bool:
         """``obj`` carries copy rules this controller has not judged yet."""
-        if key in self.reported or GroupResource(key.group, key.resource) not in self._target_kinds:
+        if GroupResource(key.group, key.resource) not in self._target_kinds:
             return False
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        return copy_rules.has_copy_rules(annotations)
+        return copy_rules.has_copy_rules(annotations) and (
+            key not in self.reported or self._request_unjudged(key, obj)
+        )
+
+    def _request_unjudged(self, key: ObjectRef, obj: Obj) -> bool:
+        """A `synchub reconcile` request on ``obj`` this controller has not re-read sources for.
+
+        Propagation stamps the request handled only after the copy pass, so
+        ``reconcile --wait`` never returns on a template the request would still change.
+        """
+        return (
+            self._handed_over(key)
+            and reconcile_requested(obj) is not None
+            and self._judged.get(key) != objects.content_version(obj)
+        )
 
     def is_source(self, ref: ObjectRef) -> bool:
         """Some target copies from ``ref`` (the hub never writes over a copy source)."""
@@ -242,6 +256,9 @@ class CopyController(Controller[ObjectRef]):
         target = self.recent.fresh(self.cluster, info, target)  # the cache may lag our write
         if annotation_is_true(target, SUSPEND_ANNOTATION):
             log.info("copy %s: suspended (%s); writing nothing", key, SUSPEND_ANNOTATION)
+            # Judged as suspended: resuming changes the annotations, so it is looked at again
+            # (the version judged before the suspension would match and hide the resume).
+            self._judged[key] = objects.content_version(target)
             return
         parsed = copy_rules.parse_rules(objects.annotations_of(target))
         if not parsed.rules and not parsed.errors:
@@ -269,8 +286,10 @@ class CopyController(Controller[ObjectRef]):
                 problems.append(Problem("Forbidden", f"cannot update the object: {exc.message}"))
                 await self._report(info, key, target, problems, has_rules=True)
                 raise
-        await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
+        # Judged before reporting: the report may hand the object to propagation, which
+        # asks `pending` at once.
         self._judged[key] = objects.content_version(target)
+        await self._report(info, key, target, problems, has_rules=bool(parsed.rules))
 
     def _forget(self, key: ObjectRef, info: ResourceInfo | None) -> None:
         """The target is gone or asks for no copy any more: drop all that is known of it."""
@@ -387,8 +406,8 @@ class CopyController(Controller[ObjectRef]):
         changed = differs(find(conditions, CONDITION), wanted, generation)
         if self._taker is not None and self._handed_over(key):
             self._conditions[key] = wanted
-            if changed:
-                self._taker(key)  # its next status write carries the new condition
+            if changed or requested is not None:
+                self._taker(key)  # its next status write carries the condition (and the stamp)
             return
         if not changed and requested is None:
             return
