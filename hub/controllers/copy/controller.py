@@ -404,11 +404,15 @@ class CopyController(Controller[ObjectRef]):
         generation = (target.get("metadata") or {}).get("generation")
         requested = reconcile_requested(target)  # `synchub reconcile --wait` waits for this
         changed = differs(find(conditions, CONDITION), wanted, generation)
-        if self._taker is not None and self._handed_over(key):
+        refused = any(p.reason == "Forbidden" for p in problems)
+        if self._taker is not None and self._handed_over(key) and not refused:
             self._conditions[key] = wanted
             if changed or requested is not None:
                 self._taker(key)  # its next status write carries the condition (and the stamp)
             return
+        # Written here when the object refuses our patches: propagation, which cannot add
+        # its finalizer either, would never write it.
+        self._conditions.pop(key, None)
         if not changed and requested is None:
             return
         status: Obj = {}
