@@ -18,7 +18,7 @@ import _common as c
 from kubernetes import client as k8s
 
 from hub.sandbox import MASTER
-from hub.testing import b64, install_federated_crds
+from hub.testing import b64, copying_federated_secret, install_federated_crds
 
 NAMESPACE = "bench-copy"
 GROUP, VERSION = c.KUBEFED
@@ -33,17 +33,7 @@ def source(i: int, value: str) -> k8s.V1Secret:
 
 
 def federated(i: int) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "FederatedSecret",
-        "metadata": {
-            "name": f"fs-{i}",
-            "annotations": {
-                "k8s-copier.fig.org/replace-spec.template.data": f"secrets:src-{i}:data",
-            },
-        },
-        "spec": {"template": {"type": "Opaque"}, "placement": {"clusters": []}},
-    }
+    return copying_federated_secret(f"fs-{i}", f"src-{i}", {"clusters": []})
 
 
 def template_data(obj: dict[str, Any]) -> Any:

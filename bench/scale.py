@@ -33,14 +33,19 @@ import _common as c
 from kubernetes import client as k8s
 
 from hub.sandbox import MASTER
-from hub.testing import b64, install_federated_crds, start_clusters, write_config
+from hub.testing import (
+    b64,
+    copying_federated_secret,
+    install_federated_crds,
+    start_clusters,
+    write_config,
+)
 
 GROUP, VERSION = c.KUBEFED
 PLURAL = "federatedsecrets"
 FLOOR_NS, HUB_NS = "scale-floor", "scale-hub"
 SYNC_TIMEOUT = 1800.0
 UPDATE_TIMEOUT = 30.0
-MEMBERS_ONLY = {"matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]}
 HERE = Path(__file__).resolve().parent
 
 
@@ -48,13 +53,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def federated(i: int) -> dict[str, Any]:
-    annotation = {"k8s-copier.fig.org/replace-spec.template.data": f"secrets:src-{i}:data"}
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "FederatedSecret",
-        "metadata": {"name": f"fs-{i}", "annotations": annotation},
-        "spec": {"template": {"type": "Opaque"}, "placement": {"clusterSelector": MEMBERS_ONLY}},
-    }
+    return copying_federated_secret(f"fs-{i}", f"src-{i}")
 
 
 def setup(bench: c.Bench, namespace: str, objects: int) -> None:

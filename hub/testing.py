@@ -172,6 +172,34 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+#: Placement on every member, never the master.
+MEMBERS_ONLY = {"matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]}
+
+
+def copying_federated_secret(
+    name: str, source: str, placement: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A FederatedSecret whose data the hub copies from Secret ``source``.
+
+    ``types.kubefed.io/v1beta1``, k8s-copier's annotation; placed on every member unless
+    ``placement`` says otherwise.
+    """
+    return {
+        "apiVersion": "types.kubefed.io/v1beta1",
+        "kind": "FederatedSecret",
+        "metadata": {
+            "name": name,
+            "annotations": {
+                "k8s-copier.fig.org/replace-spec.template.data": f"secrets:{source}:data"
+            },
+        },
+        "spec": {
+            "template": {"type": "Opaque"},
+            "placement": placement or {"clusterSelector": MEMBERS_ONLY},
+        },
+    }
+
+
 def write_config(source: Path, directory: Path, **extra: Any) -> Path:
     """``directory``/clusters.yaml: the one at ``source`` with top-level keys added or replaced."""
     path = directory / "clusters.yaml"

@@ -15,25 +15,23 @@ from typing import Any
 
 from hub.core.federation import FINALIZER
 from hub.sandbox import MASTER
-from hub.testing import Clusters, HubProcess, b64, running_hub, settled, wait_for, write_config
+from hub.testing import (
+    Clusters,
+    HubProcess,
+    b64,
+    copying_federated_secret,
+    running_hub,
+    settled,
+    wait_for,
+    write_config,
+)
 
 GROUP, VERSION, PLURAL = "types.kubefed.io", "v1beta1", "federatedsecrets"
 OBJECTS = 20
-MEMBERS_ONLY = {"matchExpressions": [{"key": "cluster-master", "operator": "DoesNotExist"}]}
 
 
 def federated(i: int) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "FederatedSecret",
-        "metadata": {
-            "name": f"fs-{i}",
-            "annotations": {
-                "k8s-copier.fig.org/replace-spec.template.data": f"secrets:src-{i}:data"
-            },
-        },
-        "spec": {"template": {"type": "Opaque"}, "placement": {"clusterSelector": MEMBERS_ONLY}},
-    }
+    return copying_federated_secret(f"fs-{i}", f"src-{i}")
 
 
 def requests(hub: HubProcess) -> Counter[tuple[str, str]]:
