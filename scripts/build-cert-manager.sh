@@ -8,23 +8,15 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+name=build-cert-manager
+# shellcheck source=scripts/build-lib.sh
+source "$root/scripts/build-lib.sh"
 cache="${SYNCHUB_CACHE_DIR:-$root/.cache}"
-pinned() { awk -v m="$2" '($1 == "require" && $2 == m) || $1 == m {print ($1 == m ? $2 : $3); exit}' "$1"; }
 cm_version=$(pinned "$root/tools/cert-manager/go.mod" github.com/cert-manager/cert-manager)
 hc_version=$(pinned "$root/tools/flux-crds/go.mod" github.com/fluxcd/helm-controller/api)
 bin="$cache/bin/cert-manager-${cm_version}"
 crds="$cache/crds"
 mkdir -p "$bin" "$crds"
-
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-quiet() {  # run quietly; on failure show the output and stop
-  if ! "$@" >"$log" 2>&1; then
-    echo "build-cert-manager: failed: $*" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-}
 
 if [ ! -x "$bin/cert-manager-controller" ]; then
   start=$SECONDS

@@ -7,23 +7,15 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+name=build-kubefed
+# shellcheck source=scripts/build-lib.sh
+source "$root/scripts/build-lib.sh"
 cache="${SYNCHUB_CACHE_DIR:-$root/.cache}"
 module=sigs.k8s.io/kubefed
-version=$(awk -v m="$module" '($1 == "require" && $2 == m) || $1 == m {print ($1 == m ? $2 : $3); exit}' \
-  "$root/tools/kubefed/go.mod")
+version=$(pinned "$root/tools/kubefed/go.mod" "$module")
 bin="$cache/bin/kubefed-${version}"
 crds="$cache/crds"
 mkdir -p "$bin" "$crds"
-
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-quiet() {  # run quietly; on failure show the output and stop
-  if ! "$@" >"$log" 2>&1; then
-    echo "build-kubefed: failed: $*" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-}
 
 if [ ! -x "$bin/controller-manager" ]; then
   start=$SECONDS
