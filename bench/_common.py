@@ -64,9 +64,22 @@ def main(
     args: argparse.Namespace, run: Callable[[Bench, argparse.Namespace], dict[str, Any]]
 ) -> int:
     """Run one benchmark on its own sandbox and print its JSON; exit 1 only if setup fails."""
-    try:
+
+    def sandboxed(args: argparse.Namespace) -> dict[str, Any]:
         with sandbox() as bench:
-            result = run(bench, args)
+            return run(bench, args)
+
+    return main_unsandboxed(args, sandboxed)
+
+
+def main_unsandboxed(
+    args: argparse.Namespace, run: Callable[[argparse.Namespace], dict[str, Any]]
+) -> int:
+    """Run one benchmark that starts its own sandboxes; print its JSON; exit 1 only if
+    setup fails.
+    """
+    try:
+        result = run(args)
     except Exception as exc:  # setup failed: the only non-zero exit
         say(f"benchmark setup failed: {type(exc).__name__}: {exc}")
         return 1

@@ -1,10 +1,12 @@
 """SyncHub beside KubeFed v0.10.0: fan-out, template update latency, memory, quiet writes.
 
-One sandbox (master + 2 members), the same Federated CRDs and the same measurements for both,
-one controller at a time: first KubeFed's controller-manager (``make kubefed`` builds it;
-bench/_kubefed.py installs it), then ``synchub run --mode direct``, each on FederatedSecrets
-of its own namespace, created (data filled in) before it starts. Between the two runs the
-first namespace is emptied on every cluster. Per controller:
+Each controller on a fresh sandbox of the same shape (master + 2 members, KubeFed's CRDs and
+the same Federated CRDs), with the same measurements, one at a time: first KubeFed's
+controller-manager (``make kubefed`` builds it; bench/_kubefed.py installs it), then
+``synchub run --mode direct`` (``--first synchub``: the other way round), each on
+FederatedSecrets created (data filled in) before it starts. A sandbox of its own each, because
+the second controller on a shared one ran measurably slower than the first, whichever it was
+(etcd and API servers still busy with the first run's objects). Per controller:
 
 - fan-out: seconds from its start until every copy exists on both members (and until the
   first did, which is its start-up), then until the master's FederatedSecrets stop changing
@@ -23,7 +25,6 @@ Prints one JSON object with ratios SyncHub / KubeFed; never fails on a number.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ import _common as c
 import _kubefed as kf
 
 from hub.sandbox import MASTER
-from hub.testing import b64, etcd_revision, etcd_versions
+from hub.testing import MEMBERS, b64, etcd_revision, etcd_versions
 
 GROUP, VERSION = c.KUBEFED
 PLURAL = "federatedsecrets"
@@ -119,30 +120,6 @@ def setup(bench: c.Bench, namespace: str, objects: int, *, federate: bool) -> No
         objects,
         f"FederatedSecrets in {namespace}",
     )
-
-
-def empty(bench: c.Bench, namespace: str) -> None:
-    """Remove every Federated object of ``namespace`` (finalizers stripped: no controller
-    runs now) and every copy on the members, so the next controller starts clean.
-    """
-    custom = bench.custom()
-    for plural in (PLURAL, "federatednamespaces"):
-        raw = custom.list_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, _preload_content=False
-        )
-        names = [o["metadata"]["name"] for o in json.loads(raw.data).get("items") or []]
-
-        def strip(i: int, plural: str = plural, names: list[str] = names) -> None:
-            patch = {"metadata": {"finalizers": None}}
-            custom.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, names[i], patch
-            )
-            custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, names[i])
-
-        c.parallel(strip, len(names), f"{plural} deletions (finalizers stripped) in {namespace}")
-    for member in bench.members:
-        bench.core(member).delete_collection_namespaced_secret(namespace)
-    c.say(f"{namespace} emptied on every cluster")
 
 
 @dataclass
@@ -362,7 +339,6 @@ def run_kubefed(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
         errors = [line for line in manager.output().splitlines() if line.startswith("E")]
         result["log_error_lines"] = len(errors)
         result["log_errors"] = errors[:10]
-    empty(bench, namespace)
     return result
 
 
@@ -399,22 +375,36 @@ def ratios(synchub: dict[str, Any], kubefed: dict[str, Any]) -> dict[str, float 
     }
 
 
-def run(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
-    kf.install(bench, workers=args.kubefed_workers)
-    c.say(f"baseline: {args.quiet_seconds:.0f}s with no controller running")
-    args.baseline, _ = quiet_window(bench, args.quiet_seconds, [])
+RUNS: dict[str, Callable[[c.Bench, argparse.Namespace], dict[str, Any]]] = {
+    "kubefed": run_kubefed,
+    "synchub": run_synchub,
+}
+
+
+def run_on_fresh_sandbox(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One controller's run on a sandbox of its own, after a baseline quiet window."""
+    with c.sandbox() as bench:
+        kf.install(bench, workers=args.kubefed_workers)
+        c.say(f"baseline: {args.quiet_seconds:.0f}s with no controller running")
+        args.baseline, _ = quiet_window(bench, args.quiet_seconds, [])
+        c.say(f"{name} run")
+        result = RUNS[name](bench, args)
+        result["baseline_etcd_writes_by_cluster"] = args.baseline
+        return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    order = ["synchub", "kubefed"] if args.first == "synchub" else ["kubefed", "synchub"]
     result: dict[str, Any] = {
         "benchmark": "kubefed",
         "objects": args.objects,
-        "members": len(bench.members),
+        "members": MEMBERS,
         "updates": args.updates,
         "quiet_seconds": args.quiet_seconds,
-        "baseline_etcd_writes_by_cluster": args.baseline,
+        "order": order,
     }
-    c.say("KubeFed run")
-    result["kubefed"] = run_kubefed(bench, args)
-    c.say("SyncHub run")
-    result["synchub"] = run_synchub(bench, args)
+    for name in order:
+        result[name] = run_on_fresh_sandbox(name, args)
     result["synchub_over_kubefed"] = ratios(result["synchub"], result["kubefed"])
     return result
 
@@ -428,12 +418,18 @@ def main() -> int:
         default=1,
         help="KubeFed sync controller maxConcurrentReconciles (default 1, the chart's)",
     )
+    p.add_argument(
+        "--first",
+        choices=["kubefed", "synchub"],
+        default="kubefed",
+        help="which controller runs first (default kubefed)",
+    )
     try:
         kf.binary(), kf.crds_file()
     except kf.KubeFedNotBuilt as exc:
         c.say(str(exc))
         return 1
-    return c.main(p.parse_args(), run)
+    return c.main_unsandboxed(p.parse_args(), run)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from hub.kube.discovery import Discovery
 from hub.kube.locks import federation_controller_running
 from hub.runtime.caches import CacheSet
 from hub.runtime.controller import Controller
+from hub.runtime.heap import freeze_when_settled
 from hub.runtime.inventory import Inventory
 from hub.runtime.leader import LeaderElector, WriteFence
 from hub.runtime.metrics import Metrics
@@ -316,6 +317,13 @@ class Manager:
         for controller in self.controllers:
             self.supervisor.spawn(f"{controller.name}-workers", controller.run_workers)
         self.supervisor.spawn("discovery", lambda: self._rediscover(wiring.master, discovery))
+        self.supervisor.spawn("heap", lambda: freeze_when_settled(self._settled))
+
+    def _settled(self) -> bool:
+        """Every controller's caches synced and its queue empty, nothing in progress."""
+        return all(
+            c.synced() and not len(c.queue) and not c.queue.processing for c in self.controllers
+        )
 
     async def _rediscover(self, master: ClusterClient, discovery: Discovery) -> None:
         """Pick up CRDs created after start and re-decide the mode (a few cheap requests)."""
@@ -362,10 +370,7 @@ class Manager:
         deadline = time.monotonic() + ONCE_TIMEOUT
         settled = 0
         while settled < 3:
-            idle = all(
-                c.synced() and not len(c.queue) and not c.queue.processing for c in self.controllers
-            )
-            settled = settled + 1 if idle else 0
+            settled = settled + 1 if self._settled() else 0
             if time.monotonic() > deadline:
                 log.error("--once: not settled after %.0fs", ONCE_TIMEOUT)
                 return 1

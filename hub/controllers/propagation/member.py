@@ -99,10 +99,7 @@ class Members:
         #: One first write per unknown (cluster, namespace) at a time, so a missing namespace
         #: is created once, not by every worker that meets it (docs/propagation.md).
         self._namespace_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        #: Each copy the hub just wrote, until its watch event (the echo, which needs no
-        #: reconcile) arrives: (cluster, resource, namespace, name). Until then it stands in
-        #: for the cache, so a look in between does not write it again.
-        self._echoes: dict[tuple[str, str, str, str], Obj] = {}
+        self.echoes = Echoes(hooks.on_event)
 
     def forget(self, key: ObjectRef) -> None:
         """The Federated object is gone: drop what was recorded about its copies."""
@@ -215,13 +212,18 @@ class Members:
                 "another writer keeps changing this object; backing off",
                 retry_after=hold + FIGHT_RECHECK,
             )
-        written = await self._write(fed, state, info, key, rendered.obj, live)
+        echo = (name, info.resource, key.namespace, key.name)
+        self.echoes.started(echo)
+        written: Obj | ClusterResult | None = None
+        try:
+            written = await self._write(fed, state, info, key, rendered.obj, live)
+        finally:
+            self.echoes.finished(echo, written if isinstance(written, dict) else None)
         if isinstance(written, ClusterResult):
             return written
         if written is None:  # dry-run: the writer logged what it would do
             return ClusterResult(name, ClusterStatus.PROPAGATED)
         self.drift.wrote((name, key), written)
-        self._echoes[(name, info.resource, key.namespace, key.name)] = written
         verb = "corrected drift of" if drifted else ("updated" if live else "created")
         log.info("propagation: %s %s on %s", verb, key, name, extra=fields(name, key, info.kind))
         return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
@@ -451,7 +453,7 @@ class Members:
 
     def _just_written(self, cluster: str, info: ResourceInfo, key: ObjectRef) -> Obj | None:
         """The copy the hub wrote on ``cluster`` whose watch event has not arrived yet."""
-        return self._echoes.get((cluster, info.resource, key.namespace, key.name))
+        return self.echoes.written((cluster, info.resource, key.namespace, key.name))
 
     def cache(self, state: MemberState) -> CacheSet:
         """The member's cache set of managed copies (started on first use)."""
@@ -462,10 +464,7 @@ class Members:
 
             def on_event(info: ResourceInfo, kind: EventType, obj: Obj) -> None:
                 echo = (name, info.resource, objects.namespace(obj), objects.name(obj))
-                written = self._echoes.pop(echo, None)
-                if kind != "DELETED" and resource_version(written or {}) == resource_version(obj):
-                    return  # our own write coming back: nothing to do
-                self.hooks.on_event(info, kind, obj)
+                self.echoes.event(echo, info, kind, obj)
 
             cache = CacheSet(
                 state.client,
@@ -486,6 +485,52 @@ class Members:
         """The origin annotation value the copies of ``fed`` carry."""
         group = str(fed.get("apiVersion", "")).rpartition("/")[0]
         return f"{self.master}/{group}/{fed.get('kind')}/{key.namespace}/{key.name}"
+
+
+EchoKey = tuple[str, str, str, str]
+"""A member copy: (cluster, resource, namespace, name)."""
+
+
+class Echoes:
+    """The hub's own writes of member copies, told apart from others' changes by their events.
+
+    Each copy the hub just wrote is kept until its watch event (the echo, which needs no
+    reconcile) arrives; until then it stands in for the cache, so a look in between does not
+    write it again. The echo often arrives before the write's response does: an event that
+    comes while a write of the same copy is in flight is held until the response, then
+    told only if it is not that write (docs/propagation.md, "Requests and writes").
+    """
+
+    def __init__(self, tell: Handler) -> None:
+        self._tell = tell
+        self._written: dict[EchoKey, Obj] = {}
+        self._in_flight: dict[EchoKey, tuple[ResourceInfo, EventType, Obj] | None] = {}
+
+    def written(self, key: EchoKey) -> Obj | None:
+        """The copy the hub wrote whose echo has not arrived yet."""
+        return self._written.get(key)
+
+    def started(self, key: EchoKey) -> None:
+        """A write of ``key`` is about to be sent."""
+        self._in_flight[key] = None
+
+    def finished(self, key: EchoKey, written: Obj | None) -> None:
+        """The write of ``key`` was answered with ``written`` (None: refused, or dry-run)."""
+        early = self._in_flight.pop(key, None)
+        if written is not None:
+            self._written[key] = written
+        if early is not None:
+            self.event(key, *early)
+
+    def event(self, key: EchoKey, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
+        """A watch event of ``key``: told to the controller unless it is an echo."""
+        if key in self._in_flight:
+            self._in_flight[key] = (info, kind, obj)  # the latest one is all that matters
+            return
+        written = self._written.pop(key, None)
+        if kind != "DELETED" and resource_version(written or {}) == resource_version(obj):
+            return  # our own write coming back: nothing to do
+        self._tell(info, kind, obj)
 
 
 def _foreign_managers(written: Obj) -> bool:
