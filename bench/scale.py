@@ -12,7 +12,12 @@ Prints one JSON object; never fails on a number. ``--profile`` runs the hub unde
 writes a speedscope profile per grid point into ``--out`` (plus its hottest functions).
 
     .venv/bin/python bench/scale.py [--objects 1000[,5000,10000]] [--members 1,2[,4]]
-        [--updates 30] [--profile] [--out DIR]
+        [--updates 30] [--runs 1] [--profile] [--out DIR]
+    .venv/bin/python bench/scale.py --quick      # 200 objects x 1,2 members: about a minute
+    .venv/bin/python bench/scale.py --grid       # 1000,5000,10000 x 1,2,4 members
+
+``--runs N`` measures each grid point N times (a fresh sandbox each) and adds ``spread``: per
+point, the median, lowest and highest ratio, times, update ratios and hub RSS.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -351,26 +358,72 @@ def hottest(path: Path, limit: int = 25) -> dict[str, Any]:
     return {"samples": samples, "self_percent": share(own), "total_percent": share(total)}
 
 
+#: Values to spread over runs: (name, how to read it from a point).
+SPREAD: tuple[tuple[str, Callable[[dict[str, Any]], float | None]], ...] = (
+    ("ratio", lambda p: p.get("ratio")),
+    ("synchub_seconds", lambda p: p.get("synchub_seconds")),
+    ("floor_seconds", lambda p: p.get("floor_seconds")),
+    ("update_ratio_median", lambda p: p.get("update_ratio_median")),
+    ("update_ratio_p99", lambda p: p.get("update_ratio_p99")),
+    ("hub_rss_mb", lambda p: p.get("detail", {}).get("synchub", {}).get("hub_rss_mb")),
+)
+
+
+def spread(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per grid point over its runs: the median, lowest and highest of each SPREAD value."""
+    runs: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for one in points:
+        runs.setdefault((one["objects"], one["members"]), []).append(one)
+    result = []
+    for (n, m), same in runs.items():
+        row: dict[str, Any] = {"objects": n, "members": m, "runs": len(same)}
+        for name, read in SPREAD:
+            values = sorted(v for v in (read(one) for one in same) if v is not None)
+            if values:
+                row[name] = {
+                    "median": statistics.median(values),
+                    "min": values[0],
+                    "max": values[-1],
+                }
+        result.append(row)
+    return result
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     p.add_argument("--objects", default="1000", help="comma-separated (default 1000)")
     p.add_argument("--members", default="1,2", help="comma-separated (default 1,2)")
     p.add_argument("--updates", type=int, default=30, help="measured updates (default 30)")
+    p.add_argument("--runs", type=int, default=1, help="runs of each grid point (default 1)")
+    p.add_argument(
+        "--quick", action="store_true", help="200 objects x 1,2 members, 10 updates (a minute)"
+    )
+    p.add_argument(
+        "--grid", action="store_true", help="the whole grid: 1000,5000,10000 x 1,2,4 members"
+    )
     p.add_argument("--profile", action="store_true", help="run the hub under py-spy")
     p.add_argument("--out", default="", help="output folder (default: a temp dir)")
     args = p.parse_args()
+    if args.quick:
+        args.objects, args.members, args.updates = "200", "1,2", 10
+    if args.grid:
+        args.objects, args.members = "1000,5000,10000", "1,2,4"
     out = Path(args.out or tempfile.mkdtemp(prefix="synchub-scale-out-"))
     out.mkdir(parents=True, exist_ok=True)
     results = []
     try:
         for m in (int(x) for x in args.members.split(",")):
             for n in (int(x) for x in args.objects.split(",")):
-                results.append(point(n, m, args, out))
+                for _ in range(args.runs):
+                    results.append(point(n, m, args, out))
     except Exception as exc:  # setup failed: the only non-zero exit
         c.say(f"benchmark setup failed: {type(exc).__name__}: {exc}")
         if not results:
             return 1
-    c.emit({"benchmark": "scale", "machine": machine(), "out": str(out), "points": results})
+    report = {"benchmark": "scale", "machine": machine(), "out": str(out), "points": results}
+    if args.runs > 1:
+        report["spread"] = spread(results)
+    c.emit(report)
     return 0
 
 
