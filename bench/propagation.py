@@ -51,6 +51,8 @@ def copying() -> dict[str, Any]:
 
 
 def setup(bench: c.Bench, objects: int) -> None:
+    c.say("installing the Federated CRDs")
+    install_federated_crds(bench.api[MASTER])
     bench.create_namespace(NAMESPACE, on=[MASTER])  # on the master; the hub creates it on members
     core, custom = bench.core(), bench.custom()
     core.create_namespaced_secret(
@@ -77,8 +79,6 @@ def wait_fanout(bench: c.Bench, hub: c.Hub, expected: int) -> tuple[float | None
 
     One list call per second; resolution is therefore about a second.
     """
-    c.say("installing the Federated CRDs")
-    install_federated_crds(bench.api[MASTER])
     custom = bench.custom()
     deadline = time.monotonic() + FANOUT_TIMEOUT
     reported = 0.0
