@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from hub.testing import (
 KUBEFED = ("types.kubefed.io", "v1beta1")
 WRITES = "synchub_member_writes_total"
 POOL = 8  # threads for bulk creation
+SETTLE_SECONDS = 5.0  # after ready or after a sync: let the last events drain
 
 
 def say(message: str) -> None:
@@ -151,6 +153,77 @@ class Hub(HubProcess):
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the hub process has used so far."""
         return cpu_seconds(self.pid)
+
+
+# Runs the hub with tracemalloc on (SYNCHUB_TRACE_FRAMES frames per allocation, default 1;
+# more adds the 25 largest allocation tracebacks to the dump); SIGUSR1 writes the traced total and peak, what a full
+# garbage collection then freed (cyclic garbage the hub still held, with the objects found),
+# the 40 largest allocation lines and the 25 largest files to a file (renamed into place
+# once complete).
+TRACED_HUB = """
+import gc, os, signal, sys, tracemalloc
+frames = int(os.environ.get("SYNCHUB_TRACE_FRAMES") or 1)
+tracemalloc.start(frames)
+def dump(*_):
+    total, peak = tracemalloc.get_traced_memory()
+    found = gc.collect()
+    garbage = total - tracemalloc.get_traced_memory()[0]
+    snapshot = tracemalloc.take_snapshot()
+    with open({out!r} + ".tmp", "w") as f:
+        f.write(f"{{total}}\\t0\\ttotal\\n")
+        f.write(f"{{peak}}\\t0\\tpeak\\n")
+        f.write(f"{{garbage}}\\t{{found}}\\tcyclic garbage freed by gc.collect()\\n")
+        for s in snapshot.statistics("lineno")[:40]:
+            f.write(f"{{s.size}}\\t{{s.count}}\\t{{s.traceback[0]}}\\n")
+        for s in snapshot.statistics("filename")[:25]:
+            f.write(f"{{s.size}}\\t{{s.count}}\\tfile {{s.traceback[0].filename}}\\n")
+        for s in snapshot.statistics("traceback")[:25] if frames > 1 else ():
+            where = " <- ".join(str(frame) for frame in reversed(s.traceback))
+            f.write(f"{{s.size}}\\t{{s.count}}\\ttraceback {{where}}\\n")
+    os.rename({out!r} + ".tmp", {out!r})
+signal.signal(signal.SIGUSR1, dump)
+from hub.cli.main import main
+sys.argv = ["synchub", *sys.argv[1:]]
+sys.exit(main())
+"""
+
+
+class TracedHub(Hub):
+    """The bench hub, run under tracemalloc (see TRACED_HUB): slower, so for finding where
+    memory goes, not for the figures."""
+
+    def __init__(self, bench: Bench, out: Path | None, *args: str) -> None:
+        super().__init__(bench, *args)
+        #: Where the dump goes; None runs the hub without tracemalloc.
+        self.out = out
+
+    def command(self) -> list[str]:
+        if self.out is None:
+            return super().command()
+        hub_args = super().command()[3:]  # drop "python -m hub"
+        return [sys.executable, "-c", TRACED_HUB.format(out=str(self.out)), *hub_args]
+
+    def allocation_sites(self) -> list[dict[str, Any]]:
+        """Traced total and peak, then the largest allocation sites now (SIGUSR1, read the dump)."""
+        assert self.out is not None, "the hub runs without tracemalloc"
+        self.out.unlink(missing_ok=True)
+        os.kill(self.pid, signal.SIGUSR1)
+        wait_for(self.out.exists, timeout=120, what="the tracemalloc dump")
+        sites = []
+        for line in self.out.read_text().splitlines():
+            size, count, where = line.split("\t")
+            sites.append({"kib": round(int(size) / 1024), "blocks": int(count), "at": where})
+        return sites
+
+
+def settle(hub: Hub, seconds: float = SETTLE_SECONDS, limit: float = 120.0) -> None:
+    """Wait until the hub used under 2 % of a core over ``seconds`` (its work is done)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = hub.cpu_seconds() or 0.0
+        time.sleep(seconds)
+        if (hub.cpu_seconds() or 0.0) - before < 0.02 * seconds:
+            return
 
 
 def rss_mb(pid: int) -> float | None:

@@ -22,23 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import _common as c
 from propagation import GROUP, NAMESPACE, PLURAL, VERSION, literal, propagated
 
 from hub.sandbox import MASTER
-from hub.testing import install_federated_crds, wait_for
+from hub.testing import install_federated_crds
 
 FANOUT_TIMEOUT = 1800.0
-SETTLE_SECONDS = 5.0  # after ready or after the fan-out: let the last events drain
 IMPORT_RUNS = 3
 MAX_OBJECTS = 10_000
 
@@ -50,27 +46,6 @@ seconds = time.perf_counter() - started
 rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
 print(json.dumps({{"rss_mb": round(rss / 1024, 1), "seconds": round(seconds, 3),
                   "modules": len(sys.modules)}}))
-"""
-
-# Runs the hub with tracemalloc on; SIGUSR1 writes the traced total, the 40 largest allocation
-# lines and the 25 largest files to a file (renamed into place once complete).
-TRACED_HUB = """
-import os, signal, sys, tracemalloc
-tracemalloc.start(1)
-def dump(*_):
-    snapshot = tracemalloc.take_snapshot()
-    total = tracemalloc.get_traced_memory()[0]
-    with open({out!r} + ".tmp", "w") as f:
-        f.write(f"{{total}}\\t0\\ttotal\\n")
-        for s in snapshot.statistics("lineno")[:40]:
-            f.write(f"{{s.size}}\\t{{s.count}}\\t{{s.traceback[0]}}\\n")
-        for s in snapshot.statistics("filename")[:25]:
-            f.write(f"{{s.size}}\\t{{s.count}}\\tfile {{s.traceback[0].filename}}\\n")
-    os.rename({out!r} + ".tmp", {out!r})
-signal.signal(signal.SIGUSR1, dump)
-from hub.cli.main import main
-sys.argv = ["synchub", *sys.argv[1:]]
-sys.exit(main())
 """
 
 
@@ -90,39 +65,6 @@ def import_cost(modules: str) -> dict[str, Any]:
         "seconds": min(r["seconds"] for r in runs),
         "modules": runs[0]["modules"],
     }
-
-
-class TracedHub(c.Hub):
-    """The bench hub, run under tracemalloc (see TRACED_HUB)."""
-
-    def __init__(self, bench: c.Bench, out: Path, *args: str) -> None:
-        super().__init__(bench, *args)
-        self.out = out
-
-    def command(self) -> list[str]:
-        hub_args = super().command()[3:]  # drop "python -m hub"
-        return [sys.executable, "-c", TRACED_HUB.format(out=str(self.out)), *hub_args]
-
-    def allocation_sites(self) -> list[dict[str, Any]]:
-        """The largest allocation sites now (SIGUSR1, then read the hub's dump)."""
-        self.out.unlink(missing_ok=True)
-        os.kill(self.pid, signal.SIGUSR1)
-        wait_for(self.out.exists, timeout=120, what="the tracemalloc dump")
-        sites = []
-        for line in self.out.read_text().splitlines():
-            size, count, where = line.split("\t")
-            sites.append({"kib": round(int(size) / 1024), "blocks": int(count), "at": where})
-        return sites
-
-
-def settle(hub: c.Hub, seconds: float = SETTLE_SECONDS, limit: float = 120.0) -> None:
-    """Wait until the hub used under 2 % of a core over ``seconds`` (its work is done)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        before = hub.cpu_seconds() or 0.0
-        time.sleep(seconds)
-        if (hub.cpu_seconds() or 0.0) - before < 0.02 * seconds:
-            return
 
 
 def create(bench: c.Bench, objects: int) -> None:
@@ -168,17 +110,17 @@ def quiet_cpu(hub: c.Hub, seconds: float) -> float | None:
 
 def measure_hub(bench: c.Bench, hub: c.Hub, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"hub_ready_seconds": round(hub.wait_ready(), 2)}
-    settle(hub)
+    c.settle(hub)
     base = hub.rss_mb()
     result["base_rss_mb"] = base
-    if isinstance(hub, TracedHub):
+    if isinstance(hub, c.TracedHub):
         result["traced_base_kib"] = hub.allocation_sites()[0]["kib"]
     c.say(f"base RSS {base} MB; creating {args.objects} FederatedSecrets")
     cpu_before = hub.cpu_seconds()
     create(bench, args.objects)
     seconds = wait_propagated(bench, hub, args.objects)
     result["propagated_seconds"] = None if seconds is None else round(seconds, 1)
-    settle(hub)
+    c.settle(hub)
     cpu_after = hub.cpu_seconds()
     if cpu_before is not None and cpu_after is not None and args.objects:
         result["sync_cpu_seconds"] = round(cpu_after - cpu_before, 2)
@@ -192,7 +134,7 @@ def measure_hub(bench: c.Bench, hub: c.Hub, args: argparse.Namespace) -> dict[st
     c.say(f"synced RSS {synced} MB; quiet period {args.quiet_seconds:.0f}s")
     result["quiet_cpu_seconds_per_minute"] = quiet_cpu(hub, args.quiet_seconds)
     result["quiet_rss_mb"] = hub.rss_mb()
-    if isinstance(hub, TracedHub):
+    if isinstance(hub, c.TracedHub):
         result["allocation_sites"] = hub.allocation_sites()
     return result
 
@@ -210,7 +152,7 @@ def run(bench: c.Bench, args: argparse.Namespace) -> dict[str, Any]:
     install_federated_crds(bench.api[MASTER])
     bench.create_namespace(NAMESPACE, on=[MASTER])
     hub: c.Hub = (
-        TracedHub(bench, c.workdir(bench) / "tracemalloc.txt", "--mode", "direct")
+        c.TracedHub(bench, c.workdir(bench) / "tracemalloc.txt", "--mode", "direct")
         if args.tracemalloc
         else c.Hub(bench, "--mode", "direct")
     )

@@ -10,9 +10,13 @@ measured on source updates (``src-0`` patched, until both members hold the new d
 
 Prints one JSON object; never fails on a number. ``--profile`` runs the hub under py-spy and
 writes a speedscope profile per grid point into ``--out`` (plus its hottest functions).
+``--tracemalloc`` runs it under tracemalloc and adds its largest allocation sites once synced
+(slower: for finding where memory goes, not for the figures). ``--no-floor`` skips the floor's
+sync (its namespace is still filled: the hub must not cache it). The hub's resident memory is
+read when synced, once settled, and after the updates.
 
     .venv/bin/python bench/scale.py [--objects 1000[,5000,10000]] [--members 1,2[,4]]
-        [--updates 30] [--runs 1] [--profile] [--out DIR]
+        [--updates 30] [--runs 1] [--profile] [--tracemalloc] [--no-floor] [--out DIR]
     .venv/bin/python bench/scale.py --quick      # 200 objects x 1,2 members: about a minute
     .venv/bin/python bench/scale.py --grid       # 1000,5000,10000 x 1,2,4 members
 
@@ -54,6 +58,8 @@ FLOOR_NS, HUB_NS = "scale-floor", "scale-hub"
 SYNC_TIMEOUT = 1800.0
 UPDATE_TIMEOUT = 30.0
 HERE = Path(__file__).resolve().parent
+#: The floor's results when it is skipped (--no-floor): its namespace is still filled.
+NO_FLOOR: dict[str, Any] = {"seconds": None, "update_latency_ms": {}, "api_cpu_seconds": {}}
 
 
 # --- objects ---------------------------------------------------------------------------------
@@ -196,11 +202,13 @@ def floor_phase(bench: c.Bench, objects: int, updates: int) -> dict[str, Any]:
 # --- the hub ---------------------------------------------------------------------------------
 
 
-class Profiled(c.Hub):
-    """The hub, optionally started under ``py-spy record`` (speedscope output)."""
+class Profiled(c.TracedHub):
+    """The hub, optionally under ``py-spy record`` (speedscope output) and/or tracemalloc."""
 
-    def __init__(self, bench: c.Bench, config: Path, profile: Path | None) -> None:
-        super().__init__(bench, "--mode", "direct")
+    def __init__(
+        self, bench: c.Bench, config: Path, profile: Path | None, traced: Path | None
+    ) -> None:
+        super().__init__(bench, traced, "--mode", "direct")
         self.config = config
         self.profile = profile
 
@@ -238,12 +246,14 @@ def counts(hub: c.Hub, name: str, *labels: str) -> dict[str, int]:
     return dict(sorted(result.items()))
 
 
-def hub_phase(bench: c.Bench, objects: int, updates: int, profile: Path | None) -> dict[str, Any]:
+def hub_phase(
+    bench: c.Bench, objects: int, updates: int, profile: Path | None, traced: Path | None
+) -> dict[str, Any]:
     config = write_config(bench.clusters_yaml, c.workdir(bench), namespaces=[HUB_NS])
     done = Done(bench, HUB_NS)
     done.start()
     cpu = api_cpu(bench)
-    hub = Profiled(bench, config, profile)
+    hub = Profiled(bench, config, profile, traced)
     hub.start(timeout=0)
     try:
         finished = done.wait_all(objects, hub.running)
@@ -257,11 +267,16 @@ def hub_phase(bench: c.Bench, objects: int, updates: int, profile: Path | None) 
         result["reconciles"] = counts(hub, "synchub_reconcile_total", "controller", "result")
         result["hub_cpu_seconds"] = _cpu(hub.hub_pid)
         result["hub_rss_mb"] = hub.rss_mb()
+        c.settle(hub)
+        result["hub_settled_rss_mb"] = hub.rss_mb()
+        if traced is not None:
+            result["allocation_sites"] = hub.allocation_sites()
         writes, reconciles = hub.writes(), result["reconciles"]
         result["update_latency_ms"] = latencies(bench, HUB_NS, updates)
         result["update_writes"] = c.delta(hub.writes(), writes)
         after = counts(hub, "synchub_reconcile_total", "controller", "result")
         result["update_reconciles"] = {k: v - reconciles.get(k, 0) for k, v in after.items()}
+        result["hub_rss_after_updates_mb"] = hub.rss_mb()
         result.update(c.log_report(hub, limit=10))
     finally:
         hub.stop()
@@ -326,9 +341,10 @@ def point(n: int, m: int, args: argparse.Namespace, out: Path) -> dict[str, Any]
         install_federated_crds(bench.api[MASTER])
         setup(bench, FLOOR_NS, n)
         setup(bench, HUB_NS, n)
-        floor = floor_phase(bench, n, args.updates)
+        floor = NO_FLOOR if args.no_floor else floor_phase(bench, n, args.updates)
         profile = out / f"synchub-{n}x{m}.speedscope.json" if args.profile else None
-        hub = hub_phase(bench, n, args.updates, profile)
+        traced = out / f"tracemalloc-{n}x{m}.txt" if args.tracemalloc else None
+        hub = hub_phase(bench, n, args.updates, profile, traced)
     result = {"objects": n, "members": m, **summary(n, m, floor, hub, args.updates)}
     result["detail"] = {"floor": floor, "synchub": hub}
     if profile is not None and profile.exists():
@@ -366,6 +382,10 @@ SPREAD: tuple[tuple[str, Callable[[dict[str, Any]], float | None]], ...] = (
     ("update_ratio_median", lambda p: p.get("update_ratio_median")),
     ("update_ratio_p99", lambda p: p.get("update_ratio_p99")),
     ("hub_rss_mb", lambda p: p.get("detail", {}).get("synchub", {}).get("hub_rss_mb")),
+    (
+        "hub_settled_rss_mb",
+        lambda p: p.get("detail", {}).get("synchub", {}).get("hub_settled_rss_mb"),
+    ),
 )
 
 
@@ -402,6 +422,8 @@ def main() -> int:
         "--grid", action="store_true", help="the whole grid: 1000,5000,10000 x 1,2,4 members"
     )
     p.add_argument("--profile", action="store_true", help="run the hub under py-spy")
+    p.add_argument("--tracemalloc", action="store_true", help="add the hub's top allocation sites")
+    p.add_argument("--no-floor", action="store_true", help="skip the floor (its objects stay)")
     p.add_argument("--out", default="", help="output folder (default: a temp dir)")
     args = p.parse_args()
     if args.quick:

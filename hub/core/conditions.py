@@ -16,7 +16,7 @@ from hub.core import objects
 from hub.core.objects import Obj
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Condition:
     """One entry of ``status.conditions``, as the hub wants it."""
 

@@ -8,6 +8,7 @@ never raise on a malformed object and never mutate it: a missing or mistyped ``m
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -128,11 +129,14 @@ class Origin:
 
     @classmethod
     def parse(cls, text: str) -> Origin | None:
-        """The origin written in ``text``, or None when it does not have five parts."""
+        """The origin written in ``text``, or None when it does not have five parts.
+
+        Its parts are interned: keys made of them are held per object by several controllers.
+        """
         parts = text.split("/")
         if len(parts) != 5:
             return None
-        return cls(*parts)
+        return cls(*map(sys.intern, parts))
 
 
 def content_version(obj: Mapping[str, Any]) -> str:
@@ -140,7 +144,8 @@ def content_version(obj: Mapping[str, Any]) -> str:
 
     That is its generation (the spec) and its annotations, not its status or
     resourceVersion: work done for one content version stays done across status writes
-    (docs/propagation.md, "Requests and writes").
+    (docs/propagation.md, "Requests and writes"). Interned: the controllers remember it per
+    object and per cluster, and equal versions are then one string in memory.
     """
     annotations = metadata(obj).get("annotations") or {}
-    return f"{generation(obj)}:{json.dumps(annotations, sort_keys=True)}"
+    return sys.intern(f"{generation(obj)}:{json.dumps(annotations, sort_keys=True)}")

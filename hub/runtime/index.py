@@ -26,8 +26,11 @@ class DependencyIndex(Generic[S, T]):
     """
 
     def __init__(self) -> None:
-        self._targets_by_source: dict[S, set[T]] = {}
-        self._sources_by_target: dict[T, frozenset[S]] = {}
+        # Most sources have one dependent and most targets one source, and a set of one
+        # costs 216 bytes: a lone dependent is kept bare, a target's sources as a tuple
+        # (docs/configuration.md, "Memory").
+        self._targets_by_source: dict[S, T | set[T]] = {}
+        self._sources_by_target: dict[T, tuple[S, ...]] = {}
 
     def __len__(self) -> int:
         """Number of targets that depend on at least one source."""
@@ -40,18 +43,12 @@ class DependencyIndex(Generic[S, T]):
         start watching a source kind the first time anything references it.
         """
         new = frozenset(sources)
-        old = self._sources_by_target.get(target, frozenset())
+        old = frozenset(self._sources_by_target.get(target, ()))
         for source in old - new:
             self._unlink(source, target)
-        first_seen = []
-        for source in new - old:
-            dependents = self._targets_by_source.get(source)
-            if dependents is None:
-                dependents = self._targets_by_source[source] = set()
-                first_seen.append(source)
-            dependents.add(target)
+        first_seen = [source for source in new - old if self._link(source, target)]
         if new:
-            self._sources_by_target[target] = new
+            self._sources_by_target[target] = tuple(new)
         else:
             self._sources_by_target.pop(target, None)
         return frozenset(first_seen)
@@ -62,14 +59,32 @@ class DependencyIndex(Generic[S, T]):
 
     def dependents(self, source: S) -> frozenset[T]:
         """Targets that depend on ``source``."""
-        return frozenset(self._targets_by_source.get(source, ()))
+        if source not in self._targets_by_source:
+            return frozenset()
+        dependents = self._targets_by_source[source]
+        return frozenset(dependents) if isinstance(dependents, set) else frozenset((dependents,))
 
     def sources(self) -> KeysView[S]:
         """Live read-only view of every source some target depends on."""
         return self._targets_by_source.keys()
 
+    def _link(self, source: S, target: T) -> bool:
+        """Add the edge; True when ``source`` had no dependents before."""
+        if source not in self._targets_by_source:
+            self._targets_by_source[source] = target
+            return True
+        dependents = self._targets_by_source[source]
+        if isinstance(dependents, set):
+            dependents.add(target)
+        elif dependents != target:
+            self._targets_by_source[source] = {dependents, target}
+        return False
+
     def _unlink(self, source: S, target: T) -> None:
         dependents = self._targets_by_source[source]
-        dependents.discard(target)
-        if not dependents:
+        if not isinstance(dependents, set):
             del self._targets_by_source[source]
+            return
+        dependents.discard(target)
+        if len(dependents) == 1:
+            self._targets_by_source[source] = next(iter(dependents))

@@ -20,6 +20,7 @@ from hub.core.errors import Conflict, NotFound, NotLeader
 from hub.core.objects import Obj
 from hub.kube.client import APPLY_PATCH, MERGE_PATCH, ClusterClient
 from hub.kube.resources import ResourceInfo
+from hub.kube.slim import slim
 from hub.runtime.leader import WriteFence
 from hub.runtime.metrics import Metrics
 
@@ -74,7 +75,12 @@ class WrittenVersions:
         return (cluster, info.group, info.resource, namespace, objects.name(obj))
 
     def remember(self, cluster: str, info: ResourceInfo, base: str, written: Obj, how: str) -> None:
-        """``written`` was the answer to a write of ``how`` made on top of version ``base``."""
+        """``written`` was the answer to a write of ``how`` made on top of version ``base``.
+
+        It stands in for the cache until the cache catches up, so it is kept as a cache keeps
+        its objects (slimmed in place: no managedFields, short strings shared).
+        """
+        slim(written)
         key = self._key(cluster, info, written)
         version = objects.resource_version(written)
         entry = self._objects.get(key)

@@ -141,6 +141,9 @@ def check(index: DependencyIndex[str, str], model: dict[str, frozenset[str]]) ->
         dependents = index.dependents(source)
         assert dependents == {t for t, s in model.items() if source in s}
     # Internal maps: the forward map agrees with the model, no empty sets anywhere.
-    assert index._sources_by_target == model
-    assert all(index._targets_by_source.values())
+    assert {t: frozenset(s) for t, s in index._sources_by_target.items()} == model
     assert all(index._sources_by_target.values())
+    # A lone dependent is kept bare, two or more in a set (never an empty or a single one).
+    assert all(
+        len(d) > 1 if isinstance(d, set) else d in model for d in index._targets_by_source.values()
+    )

@@ -47,6 +47,8 @@ from hub.runtime.wiring import Collaborators, Declaration, Resources, Topic
 
 log = logging.getLogger(__name__)
 
+_NONE: frozenset[Problem] = frozenset()
+
 DECLARATION = Declaration(
     for_=Resources("master", "copy targets (Federated* objects or configured targets)"),
     owns=(
@@ -368,7 +370,7 @@ class CopyController(Controller[ObjectRef]):
         *,
         has_rules: bool,
     ) -> None:
-        current = frozenset(problems)
+        current = frozenset(problems) if problems else _NONE  # one empty set, not one each
         previous = self.reported.get(key)
         self.reported[key] = current
         self.snapshots.publish(

@@ -29,7 +29,7 @@ LANE_WORKERS = 4  # concurrent objects per cluster (propagation.concurrency; doc
 STALLED_AFTER = 2.0  # seconds a request may take before its cluster is reported not answering
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of one object on one cluster, for the object version it was computed on."""
 

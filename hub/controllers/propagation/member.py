@@ -49,6 +49,7 @@ from hub.core.federation import (
 from hub.core.objects import Obj, ObjectRef
 from hub.core.render import RenderError, render, target_api_version
 from hub.kube.resources import ResourceInfo
+from hub.kube.slim import slim
 from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet, Handler
 from hub.runtime.inventory import Inventory, MemberState
@@ -518,7 +519,8 @@ class Echoes:
         """The write of ``key`` was answered with ``written`` (None: refused, or dry-run)."""
         early = self._in_flight.pop(key, None)
         if written is not None:
-            self._written[key] = written
+            # Held as a cache holds its objects (docs/configuration.md, "Memory").
+            self._written[key] = slim(written)
         if early is not None:
             self.event(key, *early)
 

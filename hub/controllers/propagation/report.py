@@ -32,7 +32,7 @@ class Change(StrEnum):
     HEALED = "healed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterResult:
     """What happened to one Federated object on one cluster (one ``status.clusters`` entry)."""
 
