@@ -155,11 +155,11 @@ class Hub(HubProcess):
         return cpu_seconds(self.pid)
 
 
-# Runs the hub with tracemalloc on (SYNCHUB_TRACE_FRAMES frames per allocation, default 1;
-# more adds the 25 largest allocation tracebacks to the dump); SIGUSR1 writes the traced total and peak, what a full
-# garbage collection then freed (cyclic garbage the hub still held, with the objects found),
-# the 40 largest allocation lines and the 25 largest files to a file (renamed into place
-# once complete).
+# Runs the hub with tracemalloc on (SYNCHUB_TRACE_FRAMES frames per allocation, default 1).
+# SIGUSR1 writes to a file (renamed into place once complete): the traced total and peak, what
+# a full garbage collection then freed (cyclic garbage the hub still held, objects found), the
+# 40 largest allocation lines, the 25 largest files and, with more than one frame, the 25
+# largest allocation tracebacks.
 TRACED_HUB = """
 import gc, os, signal, sys, tracemalloc
 frames = int(os.environ.get("SYNCHUB_TRACE_FRAMES") or 1)

@@ -44,11 +44,11 @@ def changed_paths(patch: Any, prefix: str = "") -> list[str]:
 WrittenKey = tuple[str, str, str, str, str]  # cluster, group, resource, namespace, name
 
 
-@dataclass
+@dataclass(slots=True)
 class _Written:
     latest: Obj | None  # None once the cache has caught up (only ``produced`` is kept)
     latest_version: str
-    older: set[str] = field(default_factory=set)
+    older: frozenset[str] = frozenset()  # one per object: a set of its own would cost 216 bytes
     produced: dict[str, str] = field(default_factory=dict)  # resourceVersion -> "patch"/"status"
 
 
@@ -86,7 +86,7 @@ class WrittenVersions:
         entry = self._objects.get(key)
         if entry is None or entry.latest_version != base:
             entry = _Written(written, version, produced=entry.produced if entry else {})
-        entry.older.add(base)
+        entry.older |= {base}
         entry.latest, entry.latest_version = written, version
         entry.produced[version] = how
         while len(entry.produced) > PRODUCED_KEPT:
@@ -112,7 +112,7 @@ class WrittenVersions:
     def _caught_up(entry: _Written) -> None:
         """The cache holds the latest write: keep only what an echo of it needs."""
         entry.latest = None
-        entry.older.clear()
+        entry.older = frozenset()
         how = entry.produced.get(entry.latest_version)
         entry.produced = {entry.latest_version: how} if how else {}
 

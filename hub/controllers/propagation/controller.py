@@ -527,7 +527,7 @@ class PropagationController(Controller[ObjectRef]):
                 await writer.event(
                     fed, type_="Normal", reason="Propagated", message=f"{member}: propagated"
                 )
-        current = {r.name: str(r.status) for r in results if not r.transient}
+        current = {r.name: r.status.value for r in results if not r.transient}  # shared strings
         self._announced[key] = {**previous, **current}
 
     def _forget(self, key: ObjectRef) -> None:
