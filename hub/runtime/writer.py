@@ -44,11 +44,15 @@ def changed_paths(patch: Any, prefix: str = "") -> list[str]:
 WrittenKey = tuple[str, str, str, str, str]  # cluster, group, resource, namespace, name
 
 
+#: The one empty set of versions (since Python 3.10 each ``frozenset()`` is a new object).
+_NO_VERSIONS: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class _Written:
     latest: Obj | None  # None once the cache has caught up (only ``produced`` is kept)
     latest_version: str
-    older: frozenset[str] = frozenset()  # one per object: a set of its own would cost 216 bytes
+    older: frozenset[str] = _NO_VERSIONS  # a set per object would cost 216 bytes each
     produced: dict[str, str] = field(default_factory=dict)  # resourceVersion -> "patch"/"status"
 
 
@@ -112,7 +116,7 @@ class WrittenVersions:
     def _caught_up(entry: _Written) -> None:
         """The cache holds the latest write: keep only what an echo of it needs."""
         entry.latest = None
-        entry.older = frozenset()
+        entry.older = _NO_VERSIONS
         how = entry.produced.get(entry.latest_version)
         entry.produced = {entry.latest_version: how} if how else {}
 
