@@ -494,7 +494,7 @@ def test_rule_list_copies_one_renamed_key(hub: HubProcess, master: Master, gen: 
 
     master.patch_secret(secret, {"data": {"ca.crt": b64("CA-2")}})
     converge(get, {"ca-bundle.crt": b64("CA-2")}, hub)
-    assert status_reason(master, gen, "Secret", target) == ("True", "Copied")
+    converge(lambda: status_reason(master, gen, "Secret", target), ("True", "Copied"), hub)
 
 
 def test_rule_list_in_yaml_with_quoted_source_path(hub: HubProcess, master: Master) -> None:
