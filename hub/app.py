@@ -298,7 +298,7 @@ class Manager:
             self.supervisor,
             self.metrics,
             Writers(self.metrics, dry_run=self.options.dry_run, fence=self.fence),
-            CacheSet(master, self.supervisor, self.metrics),
+            CacheSet(master, self.supervisor, self.metrics, packed=True),  # read by key
             closers=self.closers,
             snapshots=self.snapshots,
         )

@@ -4,7 +4,10 @@ Paginated list, then a watch from the list's resourceVersion with bookmarks and 
 timeout (jittered); a client read timeout catches dead streams; the watch resumes from the last
 version seen, and a 410 Gone re-lists, emitting deletes for objects that vanished meanwhile.
 Errors back off with jitter. Objects are cached as raw dicts, slimmed (hub.kube.slim: no
-``managedFields``, short strings shared).
+``managedFields``, short strings shared), or *packed*: each kept as its JSON and decoded on
+every read. A packed Secret copy costs a third of its dicts' memory, the garbage collector
+never walks it, and every reader gets an object of its own; a read costs a few microseconds,
+so packing suits caches read by key, not scanned in full on every reconcile.
 Handlers are plain callbacks that must not block (they enqueue keys).
 """
 
@@ -13,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
+
+import orjson
 
 from hub.core import objects
 from hub.core.backoff import Backoff
@@ -37,7 +42,7 @@ BACKOFF = (0.5, 30.0)  # seconds: first and longest wait after an error
 
 
 class WatchCache:
-    """Keeps ``store`` equal to the cluster's objects of one resource (optionally filtered)."""
+    """Keeps its cache equal to the cluster's objects of one resource (optionally filtered)."""
 
     def __init__(
         self,
@@ -49,6 +54,7 @@ class WatchCache:
         label_selector: str = "",
         on_restart: Callable[[], None] | None = None,
         on_synced: Callable[[], None] | None = None,
+        packed: bool = False,
     ) -> None:
         self.client = client
         self.info = info
@@ -57,7 +63,10 @@ class WatchCache:
         self.label_selector = label_selector
         self.on_restart = on_restart or (lambda: None)
         self.on_synced = on_synced or (lambda: None)
-        self.store: dict[StoreKey, Obj] = {}
+        #: The objects, as dicts or (packed) as their JSON: read them through get/values.
+        self._store: dict[StoreKey, Any] = {}
+        self._keep: Callable[[Obj], Any] = _pack if packed else slim
+        self._read: Callable[[Any], Obj] = orjson.loads if packed else _same
         self.synced = asyncio.Event()
         self.resource_version = ""
         self._backoff = Backoff(*BACKOFF)
@@ -70,7 +79,24 @@ class WatchCache:
 
     def get(self, namespace: str, name: str) -> Obj | None:
         """The cached object, None when absent (``namespace`` is ignored when cluster-scoped)."""
-        return self.store.get((namespace if self.info.namespaced else "", name))
+        kept = self._store.get((namespace if self.info.namespaced else "", name))
+        return None if kept is None else self._read(kept)
+
+    def values(self) -> Iterator[Obj]:
+        """Every cached object (decoded one by one when packed)."""
+        return map(self._read, list(self._store.values()))
+
+    def items(self) -> Iterator[tuple[StoreKey, Obj]]:
+        """Every cached object with its (namespace, name)."""
+        read = self._read
+        return ((key, read(kept)) for key, kept in list(self._store.items()))
+
+    def stored_keys(self) -> list[StoreKey]:
+        """The (namespace, name) of every cached object."""
+        return list(self._store)
+
+    def __len__(self) -> int:
+        return len(self._store)
 
     async def run(self) -> None:
         """List and watch until cancelled; never returns otherwise."""
@@ -101,7 +127,7 @@ class WatchCache:
 
     async def _list(self) -> None:
         path = self.info.path(self.namespace)
-        fresh: dict[StoreKey, Obj] = {}
+        fresh: dict[StoreKey, Any] = {}
         token = ""
         while True:
             params = {**self._params(), "limit": PAGE_SIZE}
@@ -111,7 +137,7 @@ class WatchCache:
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", self.info.api_version)
                 item.setdefault("kind", self.info.kind)
-                fresh[_key(item)] = slim(item)
+                fresh[_key(item)] = self._keep(item)
             token = str(objects.metadata(page).get("continue") or "")
             if not token:
                 self.resource_version = objects.resource_version(page)
@@ -122,18 +148,21 @@ class WatchCache:
             self.synced.set()
             self.on_synced()
 
-    def _replace(self, fresh: dict[StoreKey, Obj]) -> None:
+    def _replace(self, fresh: dict[StoreKey, Any]) -> None:
         """Swap in a fresh listing and tell the handler what changed since the old one."""
-        old, self.store = self.store, fresh
-        for key, obj in fresh.items():
+        old, self._store = self._store, fresh
+        read = self._read
+        for key, kept in fresh.items():
             previous = old.get(key)
             if previous is None:
-                self.handler("ADDED", obj)
-            elif objects.resource_version(previous) != objects.resource_version(obj):
-                self.handler("MODIFIED", obj)
-        for key, obj in old.items():
+                self.handler("ADDED", read(kept))
+            else:
+                obj = read(kept)
+                if objects.resource_version(read(previous)) != objects.resource_version(obj):
+                    self.handler("MODIFIED", obj)
+        for key, kept in old.items():
             if key not in fresh:
-                self.handler("DELETED", obj)
+                self.handler("DELETED", read(kept))
 
     async def _watch(self) -> None:
         timeout = random.randint(*WATCH_TIMEOUT)
@@ -164,12 +193,12 @@ class WatchCache:
             return
         if kind not in ("ADDED", "MODIFIED", "DELETED"):
             return
-        obj = slim(obj)
         key = _key(obj)
         if kind == "DELETED":
-            self.store.pop(key, None)
+            self._store.pop(key, None)
+            slim(obj)
         else:
-            self.store[key] = obj
+            self._store[key] = self._keep(obj)
         if version:
             self.resource_version = version
         self.handler(kind, obj)
@@ -186,6 +215,18 @@ def _relist_after(exc: Exception) -> bool:
     if isinstance(exc, ClusterUnreachable):
         return True
     return isinstance(exc, ApiError) and "too large resource version" in exc.message.lower()
+
+
+def _pack(obj: Obj) -> bytes:
+    """The object's JSON without ``managedFields``, which it loses too (as :func:`slim` does)."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _same(obj: Obj) -> Obj:
+    return obj
 
 
 def _key(obj: Obj) -> StoreKey:

@@ -35,6 +35,7 @@ class CacheSet:
         on_synced: SyncHandler | None = None,
         on_refused: SyncHandler | None = None,
         label_selector: str = "",
+        packed: bool = False,
     ) -> None:
         self.client = client
         self.supervisor = supervisor
@@ -46,6 +47,9 @@ class CacheSet:
         self.on_refused = on_refused
         self._refused: set[tuple[GroupResource, str]] = set()
         self.label_selector = label_selector
+        #: Keep objects as their JSON, decoded on each read (hub.kube.watch): for sets read
+        #: by key, not scanned on every reconcile.
+        self.packed = packed
         self._caches: dict[tuple[GroupResource, str], WatchCache] = {}
         self.infos: dict[GroupResource, ResourceInfo] = {}
         self._serial = next(_SERIAL)
@@ -68,6 +72,7 @@ class CacheSet:
             label_selector=self.label_selector,
             on_restart=lambda: self._restarted(info, key, restarts.inc),
             on_synced=lambda: self.on_synced(info) if self.on_synced else None,
+            packed=self.packed,
         )
         self._caches[key] = cache
         self.supervisor.spawn(self._task_name(key), cache.run)

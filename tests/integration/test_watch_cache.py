@@ -40,7 +40,9 @@ class Recorder:
         return {name for k, name in self.events if k == kind}
 
 
-def make_cache(client: ClusterClient, namespace: str, recorder: Recorder) -> WatchCache:
+def make_cache(
+    client: ClusterClient, namespace: str, recorder: Recorder, *, packed: bool = False
+) -> WatchCache:
     return WatchCache(
         client,
         CONFIGMAPS,
@@ -48,6 +50,7 @@ def make_cache(client: ClusterClient, namespace: str, recorder: Recorder) -> Wat
         namespace=namespace,
         on_restart=recorder.restart,
         on_synced=recorder.sync,
+        packed=packed,
     )
 
 
@@ -60,11 +63,12 @@ def create_configmaps(clusters: Clusters, namespace: str, names: list[str]) -> N
 
 
 def stored(cache: WatchCache) -> set[str]:
-    return {name for _, name in cache.store}
+    return {name for _, name in cache.stored_keys()}
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["dicts", "packed"])
 async def test_lists_in_pages_then_follows_the_watch(
-    clusters: Clusters, namespace: str, monkeypatch: pytest.MonkeyPatch
+    clusters: Clusters, namespace: str, monkeypatch: pytest.MonkeyPatch, packed: bool
 ) -> None:
     names = [f"cm-{i:02}" for i in range(11)]
     create_configmaps(clusters, namespace, names)
@@ -80,17 +84,19 @@ async def test_lists_in_pages_then_follows_the_watch(
 
         monkeypatch.setattr(client, "get", counting_get)
         recorder = Recorder()
-        cache = make_cache(client, namespace, recorder)
+        cache = make_cache(client, namespace, recorder, packed=packed)
         async with background(cache.run()):
             await asyncio.wait_for(cache.synced.wait(), 20)
             assert stored(cache) == set(names)
+            assert len(cache) == len(names)
+            assert {obj["data"]["name"] for obj in cache.values()} == set(names)
             assert recorder.names("ADDED") == set(names)
             assert recorder.synced == 1
             assert len(pages) == 4  # 11 objects, 3 a page
             assert all(page["limit"] == 3 for page in pages)
             assert [bool(page.get("continue")) for page in pages] == [False, True, True, True]
             assert cache.resource_version
-            assert all("managedFields" not in obj["metadata"] for obj in cache.store.values())
+            assert all("managedFields" not in obj["metadata"] for obj in cache.values())
 
             core = clusters.core()
             core.patch_namespaced_config_map("cm-00", namespace, {"data": {"name": "changed"}})
@@ -98,7 +104,12 @@ async def test_lists_in_pages_then_follows_the_watch(
             create_configmaps(clusters, namespace, ["cm-new"])
             await until(lambda: stored(cache) == set(names) - {"cm-01"} | {"cm-new"}, what="events")
             await until(lambda: ("MODIFIED", "cm-00") in recorder.events, what="the update")
-            assert (cache.get(namespace, "cm-00") or {})["data"] == {"name": "changed"}
+            read = cache.get(namespace, "cm-00") or {}
+            assert read["data"] == {"name": "changed"}
+            assert "managedFields" not in read["metadata"]
+            if packed:  # every read is an object of its own: a reader cannot change the cache
+                read["data"]["name"] = "scribbled"
+                assert (cache.get(namespace, "cm-00") or {})["data"]["name"] == "changed"
             assert ("DELETED", "cm-01") in recorder.events
             assert ("ADDED", "cm-new") in recorder.events
             assert len(pages) == 4  # events came by the watch, not by listing again

@@ -140,7 +140,7 @@ class ObjectSyncController(Controller[ObjectRef]):
         Called when a member returned or cluster labels changed.
         """
         for cache in self.syncs:
-            for obj in list(cache.store.values()):
+            for obj in list(cache.values()):
                 self.queue.add(_ref(self.master, cache.info, obj))
         for key in list(self._leftovers):
             self.queue.add(key)

@@ -88,9 +88,7 @@ class ClusterSync:
             return [_failed(c, st.APPLY_FAILED, str(exc)) for c in desired]
         if cache is None:
             return [_failed(c, st.SYNCING, "listing copies") for c in desired]
-        ours = {
-            (ns, name): obj for (ns, name), obj in cache.store.items() if _origin(obj) == job.origin
-        }
+        ours = {(ns, name): obj for (ns, name), obj in cache.items() if _origin(obj) == job.origin}
         limit = self._limits.setdefault(cluster, asyncio.Semaphore(IN_FLIGHT))
         writer = self._writer(state)
 
@@ -125,7 +123,7 @@ class ClusterSync:
             if (
                 known is not None
                 and known.all_synced()
-                and not any(_origin(o) == job.origin for c in known for o in c.store.values())
+                and not any(_origin(o) == job.origin for c in known for o in c.values())
             ):
                 return []
             return [st.Result(name, "", "", st.WAITING_FOR_REMOVAL, state.message)]
@@ -137,7 +135,7 @@ class ClusterSync:
             return [st.Result(name, "", "", st.SYNCING, "listing copies")]
         writer = self._writer(state)
         results = []
-        for obj in [o for o in cache.store.values() if _origin(o) == job.origin]:
+        for obj in [o for o in cache.values() if _origin(o) == job.origin]:
             result = await self._remove(job, writer, info, obj, orphan=orphan)
             if result is not None:
                 results.append(result)

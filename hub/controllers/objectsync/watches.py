@@ -139,7 +139,7 @@ class Watches:
         return [
             NamespaceInfo(str(ns["metadata"]["name"]), dict(state.labels), state.terminating)
             for c in cache
-            for ns in c.store.values()
+            for ns in c.values()
             if (state := namespace_state(ns))
         ]
 

@@ -204,7 +204,7 @@ class PropagationController(Controller[ObjectRef]):
         return any(
             (obj.get("spec") or {}).get("adoptResources") == "Enabled"
             for cache in self.kubefed_configs
-            for obj in cache.store.values()
+            for obj in cache.values()
         )
 
     async def settle(self) -> None:
@@ -278,8 +278,9 @@ class PropagationController(Controller[ObjectRef]):
         """Queue every Federated object (a member returned, or its cache synced)."""
         for cache in self.federated:
             if cache.info.group in FEDERATED_GROUPS:
-                for obj in list(cache.store.values()):
-                    ref = _ref(self.master, cache.info, obj)
+                info = cache.info
+                for namespace, name in cache.stored_keys():
+                    ref = ObjectRef(self.master, info.group, info.resource, namespace, name)
                     self._recheck.add(ref)
                     self.queue.add(ref)
 

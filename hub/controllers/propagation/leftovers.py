@@ -59,7 +59,7 @@ class Leftovers:
             if not cache.synced.is_set():
                 waiting = True
                 continue
-            for obj in list(cache.store.values()):
+            for obj in list(cache.values()):
                 ref = self.origin_ref(obj)
                 info = self.federated.infos.get(ref.group_resource) if ref else None
                 if ref is None or info is None:
