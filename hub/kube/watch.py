@@ -222,7 +222,8 @@ def _pack(obj: Obj) -> bytes:
     metadata = obj.get("metadata")
     if isinstance(metadata, dict):
         metadata.pop("managedFields", None)
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+    # Copied to its exact size: orjson's own answer keeps a buffer of 4 KB or more.
+    return bytes(memoryview(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)))
 
 
 def _same(obj: Obj) -> Obj:

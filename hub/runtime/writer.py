@@ -7,10 +7,11 @@ conditions are written by :meth:`Writer.write_status` alone, only when they chan
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,12 @@ class _Written:
     produced: dict[str, str] = field(default_factory=dict)  # resourceVersion -> "patch"/"status"
 
 
+@dataclass(slots=True)
+class _Flight:
+    how: str  # "patch" or "status"
+    held: list[Callable[[], None]] = field(default_factory=list)
+
+
 PRODUCED_KEPT = 4  # versions remembered per object as the hub's own (echo detection)
 
 
@@ -67,11 +74,15 @@ class WrittenVersions:
     more work. Writers record each write made under a resourceVersion precondition; readers
     ask :meth:`fresh` for the newest version they know of, and :meth:`produced` tells a
     watch handler that an event is only the echo of the hub's own write
-    (docs/propagation.md, "Requests and writes").
+    (docs/propagation.md, "Requests and writes"). The echo often beats the write's own
+    response; a handler that would take it for news asks :meth:`hold` to look at it again
+    once the response is in.
     """
 
     def __init__(self) -> None:
         self._objects: dict[WrittenKey, _Written] = {}
+        #: Writes under way per object, each with the looks held until it is answered.
+        self._in_flight: dict[WrittenKey, list[_Flight]] = {}
 
     @staticmethod
     def _key(cluster: str, info: ResourceInfo, obj: Obj) -> WrittenKey:
@@ -96,6 +107,38 @@ class WrittenVersions:
         while len(entry.produced) > PRODUCED_KEPT:
             del entry.produced[next(iter(entry.produced))]
         self._objects[key] = entry
+
+    @contextlib.contextmanager
+    def writing(
+        self, cluster: str, info: ResourceInfo, namespace: str, name: str, how: str
+    ) -> Iterator[None]:
+        """A write of ``how`` to the object is under way; afterwards, the held looks run."""
+        key = (cluster, info.group, info.resource, namespace if info.namespaced else "", name)
+        flight = _Flight(how)
+        flights = self._in_flight.setdefault(key, [])
+        flights.append(flight)
+        try:
+            yield
+        finally:
+            flights.remove(flight)
+            if not flights:
+                del self._in_flight[key]
+            for look in flight.held:
+                look()
+
+    def hold(
+        self, cluster: str, info: ResourceInfo, obj: Obj, how: str, look: Callable[[], None]
+    ) -> bool:
+        """While a write of ``how`` to ``obj`` is under way, keep ``look`` until it is answered.
+
+        The answer is remembered before ``look`` runs, so :meth:`produced` knows it by then.
+        False: no such write is under way (nothing is held).
+        """
+        for flight in reversed(self._in_flight.get(self._key(cluster, info, obj), ())):
+            if flight.how == how:
+                flight.held.append(look)
+                return True
+        return False
 
     def fresh(self, cluster: str, info: ResourceInfo, cached: Obj) -> Obj:
         """``cached``, or the newer version the hub wrote when the cache is behind it."""
@@ -220,22 +263,22 @@ class Writer:
         """Merge-patch one object; include metadata.resourceVersion for optimistic locking."""
         paths = ", ".join(changed_paths(patch))
         verb = f"patch {subresource}" if subresource else "patch"
-        result = await self._write(
-            (verb, "patch"),
-            info,
-            namespace,
-            name,
-            "PATCH",
-            info.path(namespace, name, subresource),
-            detail=f" ({paths})",
-            body=patch,
-            content_type=MERGE_PATCH,
-        )
+        how = "status" if subresource else "patch"
         base = (patch.get("metadata") or {}).get("resourceVersion")
-        if base and isinstance(result, dict):
-            self.recent.remember(
-                self.cluster, info, str(base), result, "status" if subresource else "patch"
+        with self.recent.writing(self.cluster, info, namespace, name, how):
+            result = await self._write(
+                (verb, "patch"),
+                info,
+                namespace,
+                name,
+                "PATCH",
+                info.path(namespace, name, subresource),
+                detail=f" ({paths})",
+                body=patch,
+                content_type=MERGE_PATCH,
             )
+            if base and isinstance(result, dict):
+                self.recent.remember(self.cluster, info, str(base), result, how)
         return result
 
     async def write_status(

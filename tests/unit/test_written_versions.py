@@ -47,3 +47,37 @@ def test_a_caught_up_entry_keeps_only_its_echo() -> None:
     assert recent.fresh("m", INFO, obj("1")) == obj("1")  # nothing newer to offer any more
     assert recent.produced("m", INFO, obj("7")) == ""  # newer than all the hub wrote
     assert recent.produced("m", INFO, obj("2")) == ""  # and then forgotten
+
+
+def test_an_echo_that_beats_its_answer_is_looked_at_once_the_answer_is_in() -> None:
+    recent = WrittenVersions()
+    seen: list[str] = []
+
+    def look(event: dict[str, object]) -> None:
+        seen.append(recent.produced("m", INFO, event) or "news")
+
+    echo = obj("2")
+    with recent.writing("m", INFO, "n", "a", "patch"):
+        assert recent.hold("m", INFO, echo, "patch", lambda: look(echo))
+        assert not recent.hold("m", INFO, echo, "status", lambda: look(echo))  # none under way
+        assert seen == []  # held while the write is under way
+        recent.remember("m", INFO, "1", obj("2"), "patch")
+    assert seen == ["patch"]  # the echo of the hub's own write: dropped by its handler
+    assert not recent.hold("m", INFO, echo, "patch", lambda: look(echo))  # nothing under way
+
+
+def test_a_refused_write_releases_what_it_held_and_overlapping_writes_keep_theirs() -> None:
+    recent = WrittenVersions()
+    seen: list[str] = []
+    event = obj("7")
+    try:
+        with recent.writing("m", INFO, "n", "a", "status"):
+            with recent.writing("m", INFO, "n", "a", "patch"):
+                assert recent.hold("m", INFO, event, "patch", lambda: seen.append("patch"))
+            assert seen == ["patch"]  # its own write answered; the status write goes on
+            assert recent.hold("m", INFO, event, "status", lambda: seen.append("status"))
+            raise RuntimeError("refused")
+    except RuntimeError:
+        pass
+    assert seen == ["patch", "status"]  # nothing held is ever lost
+    assert not recent.hold("m", INFO, event, "status", lambda: None)

@@ -92,6 +92,7 @@ class CopyController(Controller[ObjectRef]):
             on_synced=self._on_source_synced,
             # A refused source never syncs: its dependents report it instead of waiting.
             on_refused=self._on_source_synced,
+            packed=True,  # read by key (hub.kube.watch): whole Secrets, Deployments, releases
         )
         self.reported: dict[ObjectRef, frozenset[Problem]] = {}
         self._unknown_targets: set[str] = set()
@@ -178,6 +179,10 @@ class CopyController(Controller[ObjectRef]):
         if GroupResource(info.group, info.resource) not in self._target_kinds:
             return
         ref = self._ref(info, obj)
+        if kind != "DELETED" and self.recent.hold(
+            self.cluster, info, obj, "patch", lambda: self._on_target(info, kind, obj)
+        ):
+            return  # maybe the echo of our write, here before its answer: look once it is in
         if kind != "DELETED" and (
             self.recent.produced(self.cluster, info, obj)
             or self._judged.get(ref) == objects.content_version(obj)

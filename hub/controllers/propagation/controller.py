@@ -228,6 +228,10 @@ class PropagationController(Controller[ObjectRef]):
         if info.group not in FEDERATED_GROUPS:
             return
         ref = _ref(self.master, info, obj)
+        if _kind != "DELETED" and self.recent.hold(
+            self.master, info, obj, "status", lambda: self.on_federated(info, _kind, obj)
+        ):
+            return  # maybe the echo of our status write, here before its answer
         if _kind != "DELETED" and self._echo(info, ref, obj):
             return
         self._observed.setdefault(ref, time.monotonic())
@@ -376,9 +380,11 @@ class PropagationController(Controller[ObjectRef]):
             results = [ClusterResult(n, ClusterStatus.SUSPENDED) for n in sorted(selected)]
         else:
             version = objects.content_version(fed)
+            # The selected clusters' lanes first: they write, the others mostly only look.
+            clusters = sorted(self.inventory.states, key=lambda name: name not in selected)
             answered = [
                 self.lanes.submit(name, key)
-                for name in self.inventory.states
+                for name in clusters
                 if self._lane_due(name, key, version, name in selected)
             ]
             self._recheck.discard(key)
@@ -401,7 +407,8 @@ class PropagationController(Controller[ObjectRef]):
         """``cluster``'s lane must look at ``key``.
 
         Its outcome is not for this version and no run is under way, or something asked
-        for a new look (``_recheck``).
+        for a new look (``_recheck``). A cluster the object is still not placed on, which
+        held nothing of it at the last look, needs no look at a new version.
         """
         if key in self._recheck:
             return True
@@ -410,6 +417,8 @@ class PropagationController(Controller[ObjectRef]):
             version,
             selected,
         ):
+            return False
+        if not selected and _holds_nothing(outcome):
             return False
         return not self.lanes.pending(cluster, key)
 
@@ -451,8 +460,11 @@ class PropagationController(Controller[ObjectRef]):
         results: list[ClusterResult] = []
         for name in self.inventory.states:
             outcome = self.lanes.outcome(name, key)
-            current = outcome is not None and outcome.resource_version == resource_version
             wanted = name in selected and not removing
+            current = outcome is not None and (
+                outcome.resource_version == resource_version
+                or (not wanted and not removing and _holds_nothing(outcome))
+            )
             if outcome is not None and current and outcome.selected == wanted:
                 if outcome.result is not None:
                     results.append(outcome.result)
@@ -689,6 +701,11 @@ def _status_says(
 def _status(obj: Obj) -> dict[str, Any]:
     status = obj.get("status")
     return status if isinstance(status, dict) else {}
+
+
+def _holds_nothing(outcome: Outcome | None) -> bool:
+    """The last look found nothing of the object on a cluster it was not placed on."""
+    return outcome is not None and not outcome.selected and outcome.result is None
 
 
 def _ref(cluster: str, info: ResourceInfo, obj: Obj) -> ObjectRef:
