@@ -2,11 +2,13 @@
 
 For each grid point (objects N x members M) a fresh sandbox (master + M members) holds, in
 two namespaces, N master Secrets ``src-i`` and N FederatedSecrets ``fs-i`` copying from them
-(so a copy is needed), placed on every member. First the floor (bench/floor.py: the minimum
-necessary writes) syncs one namespace, then ``synchub run --mode direct`` (watching only the
-other namespace) syncs the other; each is timed from its process start until a watch on the
-master has seen every FederatedSecret report ``Propagated`` on every member. Then each is
-measured on source updates (``src-0`` patched, until both members hold the new data).
+(so a copy is needed), placed on every member. The floor (bench/floor.py: the minimum
+necessary writes) syncs one namespace and ``synchub run --mode direct`` (watching only the
+other namespace) the other, one after the other (``--first``; ``--runs`` alternates it),
+the one that synced staying idle; each is timed from its process start until a watch on
+the master has seen every FederatedSecret report ``Propagated`` on every member. Then both
+are measured on source updates (``src-0`` patched, until both members hold the new data),
+the floor's and the hub's rounds interleaved, so a machine whose speed drifts slows both.
 
 Prints one JSON object; never fails on a number. ``--profile`` runs the hub under py-spy and
 writes a speedscope profile per grid point into ``--out`` (plus its hottest functions).
@@ -16,7 +18,8 @@ sync (its namespace is still filled: the hub must not cache it). The hub's resid
 read when synced, once settled, and after the updates.
 
     .venv/bin/python bench/scale.py [--objects 1000[,5000,10000]] [--members 1,2[,4]]
-        [--updates 30] [--runs 1] [--profile] [--tracemalloc] [--no-floor] [--out DIR]
+        [--updates 30] [--runs 1] [--first floor|synchub] [--profile] [--tracemalloc]
+        [--no-floor] [--out DIR]
     .venv/bin/python bench/scale.py --quick      # 200 objects x 1,2 members: about a minute
     .venv/bin/python bench/scale.py --grid       # 1000,5000,10000 x 1,2,4 members
 
@@ -27,6 +30,7 @@ point, the median, lowest and highest ratio, times, update ratios and hub RSS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -36,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,7 @@ FLOOR_NS, HUB_NS = "scale-floor", "scale-hub"
 SYNC_TIMEOUT = 1800.0
 UPDATE_TIMEOUT = 30.0
 HERE = Path(__file__).resolve().parent
+OTHER = {"floor": "synchub", "synchub": "floor"}
 #: The floor's results when it is skipped (--no-floor): its namespace is still filled.
 NO_FLOOR: dict[str, Any] = {"seconds": None, "update_latency_ms": {}, "api_cpu_seconds": {}}
 
@@ -141,38 +146,51 @@ def cpu_delta(after: dict[str, float], before: dict[str, float]) -> dict[str, fl
     return {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()}
 
 
-def latencies(bench: c.Bench, namespace: str, updates: int) -> dict[str, Any]:
-    """Source update → every member holds the new data, ``updates`` times."""
-    watchers = [
-        c.Watcher(
-            bench.core(m).list_namespaced_secret,
-            namespace=namespace, field_selector="metadata.name=fs-0",
+def latencies(bench: c.Bench, namespaces: dict[str, str], updates: int) -> dict[str, Any]:
+    """Source update → every member holds the new data, ``updates`` times in each namespace.
+
+    The rounds alternate between the namespaces (the floor's, the hub's), so a machine whose
+    speed drifts over minutes slows both alike.
+    """
+
+    def watch(member: str, namespace: str) -> c.Watcher:
+        return c.Watcher(
+            bench.core(member).list_namespaced_secret,
+            namespace=namespace,
+            field_selector="metadata.name=fs-0",
         ).start()
-        for m in bench.members
-    ]  # fmt: skip
+
+    watchers = {
+        name: [watch(m, namespace) for m in bench.members] for name, namespace in namespaces.items()
+    }
     core = bench.core()
-    seconds: list[float] = []
+    seconds: dict[str, list[float]] = {name: [] for name in namespaces}
     for k in range(updates):
-        value = b64(f"update-{k}-{time.time_ns()}")
-        started = time.monotonic()
-        core.patch_namespaced_secret("src-0", namespace, {"data": {"value": value}})
+        for name, namespace in namespaces.items():
+            value = b64(f"update-{k}-{time.time_ns()}")
+            started = time.monotonic()
+            core.patch_namespaced_secret("src-0", namespace, {"data": {"value": value}})
 
-        def copied(obj: dict[str, Any], value: str = value) -> bool:
-            return bool((obj.get("data") or {}).get("value") == value)
+            def copied(obj: dict[str, Any], value: str = value) -> bool:
+                return bool((obj.get("data") or {}).get("value") == value)
 
-        seen = [w.wait_for("fs-0", copied, UPDATE_TIMEOUT) for w in watchers]
-        if all(s is not None for s in seen):
-            seconds.append(max(s for s in seen if s is not None) - started)
-        time.sleep(0.3)  # let this round's status write land
-    for watcher in watchers:
+            seen = [w.wait_for("fs-0", copied, UPDATE_TIMEOUT) for w in watchers[name]]
+            if all(s is not None for s in seen):
+                seconds[name].append(max(s for s in seen if s is not None) - started)
+            time.sleep(0.3)  # let this round's status write land
+    for watcher in (w for ws in watchers.values() for w in ws):
         watcher.stop()
-    return {**c.summary_ms(seconds), "timeouts": updates - len(seconds)}
+    return {
+        name: {**c.summary_ms(got), "timeouts": updates - len(got)} for name, got in seconds.items()
+    }
 
 
 # --- the floor -------------------------------------------------------------------------------
 
 
-def floor_phase(bench: c.Bench, objects: int, updates: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def floor_running(bench: c.Bench, objects: int) -> Iterator[dict[str, Any]]:
+    """The floor's initial sync; it keeps following its sources until the block ends."""
     done = Done(bench, FLOOR_NS)
     done.start()
     cpu = api_cpu(bench)
@@ -189,14 +207,15 @@ def floor_phase(bench: c.Bench, objects: int, updates: int) -> dict[str, Any]:
     assert process.stdout is not None
     result["own_seconds"] = json.loads(process.stdout.readline() or "{}").get("synced")
     c.say(f"floor: initial sync {result['seconds']}s")
+    done.stop()
     if process.poll() is not None:
         raise RuntimeError(f"the floor exited with {process.returncode}")
-    result["update_latency_ms"] = latencies(bench, FLOOR_NS, updates)
-    process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=30)
-    result["requests"] = json.loads(out.strip().splitlines()[-1] or "{}").get("requests")
-    done.stop()
-    return result
+    try:
+        yield result
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+        result["requests"] = json.loads(out.strip().splitlines()[-1] or "{}").get("requests")
 
 
 # --- the hub ---------------------------------------------------------------------------------
@@ -246,9 +265,14 @@ def counts(hub: c.Hub, name: str, *labels: str) -> dict[str, int]:
     return dict(sorted(result.items()))
 
 
-def hub_phase(
-    bench: c.Bench, objects: int, updates: int, profile: Path | None, traced: Path | None
-) -> dict[str, Any]:
+@contextlib.contextmanager
+def hub_running(
+    bench: c.Bench, objects: int, profile: Path | None, traced: Path | None
+) -> Iterator[dict[str, Any]]:
+    """The hub's initial sync, then settled; it keeps running until the block ends.
+
+    Updates made meanwhile are counted (writes, reconciles) when the block ends.
+    """
     config = write_config(bench.clusters_yaml, c.workdir(bench), namespaces=[HUB_NS])
     done = Done(bench, HUB_NS)
     done.start()
@@ -271,8 +295,9 @@ def hub_phase(
         result["hub_settled_rss_mb"] = hub.rss_mb()
         if traced is not None:
             result["allocation_sites"] = hub.allocation_sites()
+        done.stop()
         writes, reconciles = hub.writes(), result["reconciles"]
-        result["update_latency_ms"] = latencies(bench, HUB_NS, updates)
+        yield result
         result["update_writes"] = c.delta(hub.writes(), writes)
         after = counts(hub, "synchub_reconcile_total", "controller", "result")
         result["update_reconciles"] = {k: v - reconciles.get(k, 0) for k, v in after.items()}
@@ -281,7 +306,6 @@ def hub_phase(
     finally:
         hub.stop()
         done.stop()
-    return result
 
 
 # --- one grid point --------------------------------------------------------------------------
@@ -334,18 +358,35 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
-def point(n: int, m: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def point(
+    n: int, m: int, args: argparse.Namespace, out: Path, first: str = "floor"
+) -> dict[str, Any]:
+    """One grid point on a fresh sandbox: each initial sync in turn (``first`` first, the
+    other one idle), then the updates of both, interleaved."""
     root = Path(tempfile.mkdtemp(prefix="synchub-scale-"))
-    c.say(f"grid point {n} objects x {m} members")
+    c.say(f"grid point {n} objects x {m} members ({first} first)")
+    profile = out / f"synchub-{n}x{m}.speedscope.json" if args.profile else None
+    traced = out / f"tracemalloc-{n}x{m}.txt" if args.tracemalloc else None
     with start_clusters(root / "sandbox", members=m, pool_size=2 * c.POOL, say=c.say) as bench:
         install_federated_crds(bench.api[MASTER])
         setup(bench, FLOOR_NS, n)
         setup(bench, HUB_NS, n)
-        floor = NO_FLOOR if args.no_floor else floor_phase(bench, n, args.updates)
-        profile = out / f"synchub-{n}x{m}.speedscope.json" if args.profile else None
-        traced = out / f"tracemalloc-{n}x{m}.txt" if args.tracemalloc else None
-        hub = hub_phase(bench, n, args.updates, profile, traced)
-    result = {"objects": n, "members": m, **summary(n, m, floor, hub, args.updates)}
+        phases = {
+            "floor": lambda: floor_running(bench, n),
+            "synchub": lambda: hub_running(bench, n, profile, traced),
+        }
+        order = sorted(phases, key=lambda name: name != first)
+        if args.no_floor:
+            order.remove("floor")
+        with contextlib.ExitStack() as running:
+            synced = {name: running.enter_context(phases[name]()) for name in order}
+            namespaces = {"floor": FLOOR_NS, "synchub": HUB_NS}
+            measured = latencies(bench, {k: namespaces[k] for k in order}, args.updates)
+            for name, figures in measured.items():
+                synced[name]["update_latency_ms"] = figures
+    floor, hub = synced.get("floor", NO_FLOOR), synced["synchub"]
+    result = {"objects": n, "members": m, "first": first}
+    result.update(summary(n, m, floor, hub, args.updates))
     result["detail"] = {"floor": floor, "synchub": hub}
     if profile is not None and profile.exists():
         result["profile"] = {"file": str(profile), "top": hottest(profile)}
@@ -424,6 +465,12 @@ def main() -> int:
     p.add_argument("--profile", action="store_true", help="run the hub under py-spy")
     p.add_argument("--tracemalloc", action="store_true", help="add the hub's top allocation sites")
     p.add_argument("--no-floor", action="store_true", help="skip the floor (its objects stay)")
+    p.add_argument(
+        "--first",
+        choices=sorted(OTHER),
+        default="floor",
+        help="whose initial sync goes first (default floor; --runs alternates it)",
+    )
     p.add_argument("--out", default="", help="output folder (default: a temp dir)")
     args = p.parse_args()
     if args.quick:
@@ -436,8 +483,11 @@ def main() -> int:
     try:
         for m in (int(x) for x in args.members.split(",")):
             for n in (int(x) for x in args.objects.split(",")):
-                for _ in range(args.runs):
-                    results.append(point(n, m, args, out))
+                for run in range(args.runs):
+                    # Runs alternate which initial sync goes first: the second meets API
+                    # servers that have already served the first.
+                    first = args.first if run % 2 == 0 else OTHER[args.first]
+                    results.append(point(n, m, args, out, first))
     except Exception as exc:  # setup failed: the only non-zero exit
         c.say(f"benchmark setup failed: {type(exc).__name__}: {exc}")
         if not results:
