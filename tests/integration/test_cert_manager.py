@@ -78,7 +78,12 @@ async def test_certificate_issued_then_renewed(clusters: Clusters, cert_manager:
     assert base64.b64decode(ca.data["ca.crt"]) == base64.b64decode(
         core.read_namespaced_secret(SECRET, NAMESPACE).data["ca.crt"]
     ), "leaf not signed by the synchub-ca chain"
-    assert get_certificate(custom, CERTIFICATE)["status"]["revision"] == 1
+    # cert-manager's readiness and issuing controllers write status apart: Ready can come
+    # first, the revision a moment later.
+    wait_for(
+        lambda: get_certificate(custom, CERTIFICATE)["status"].get("revision") == 1,
+        what="revision 1",
+    )
 
     started = time.monotonic()
     async with await ClusterClient.connect(clusters.config.master) as client:
