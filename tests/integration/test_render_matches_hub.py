@@ -170,6 +170,9 @@ def test_render_output_is_what_the_hub_writes(
             except AssertionError:
                 assert live_copy(clusters, where, name) == rendered[name]  # shows the diff
                 raise
+        # The status (with CopyReady) is written once the members have answered: after them.
+        wait_for(lambda: copy_ready(clusters, namespace, forbidden_), what="CopyReady")
+        wait_for(lambda: copy_ready(clusters, namespace, readable), what="CopyReady")
         condition = copy_ready(clusters, namespace, forbidden_)
         assert condition is not None
         assert condition["status"] == "False"
