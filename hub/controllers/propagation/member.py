@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hub.controllers.propagation.drift import (
     Clock,
@@ -54,7 +55,7 @@ from hub.kube.watch import EventType
 from hub.runtime.caches import CacheSet, Handler
 from hub.runtime.inventory import Inventory, MemberState
 from hub.runtime.wiring import Collaborators
-from hub.runtime.writer import MemberWriters, Writer
+from hub.runtime.writer import MemberWriters, Writer, WrittenVersions
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class Members:
         #: One first write per unknown (cluster, namespace) at a time, so a missing namespace
         #: is created once, not by every worker that meets it (docs/propagation.md).
         self._namespace_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self.echoes = Echoes(hooks.on_event)
+        self.echoes = Echoes(hooks.on_event, deps.writers.recent)
 
     def forget(self, key: ObjectRef) -> None:
         """The Federated object is gone: drop what was recorded about its copies."""
@@ -214,12 +215,8 @@ class Members:
                 retry_after=hold + FIGHT_RECHECK,
             )
         echo = (name, info.resource, key.namespace, key.name)
-        self.echoes.started(echo)
-        written: Obj | ClusterResult | None = None
-        try:
-            written = await self._write(fed, state, info, key, rendered.obj, live)
-        finally:
-            self.echoes.finished(echo, written if isinstance(written, dict) else None)
+        write = self._write(fed, state, info, key, rendered.obj, live)
+        written = await self.echoes.write(echo, info, write)
         if isinstance(written, ClusterResult):
             return written
         if written is None:  # dry-run: the writer logged what it would do
@@ -493,6 +490,10 @@ class Members:
 EchoKey = tuple[str, str, str, str]
 """A member copy: (cluster, resource, namespace, name)."""
 
+#: What a write of a member copy is called among the hub's writes under way (WrittenVersions).
+APPLIED = "apply"
+_Answer = TypeVar("_Answer")
+
 
 class Echoes:
     """The hub's own writes of member copies, told apart from others' changes by their events.
@@ -500,36 +501,36 @@ class Echoes:
     Each copy the hub just wrote is kept until its watch event (the echo, which needs no
     reconcile) arrives; until then it stands in for the cache, so a look in between does not
     write it again. The echo often arrives before the write's response does: an event that
-    comes while a write of the same copy is in flight is held until the response, then
-    told only if it is not that write (docs/propagation.md, "Requests and writes").
+    comes while a write of the same copy is in flight is held (:meth:`WrittenVersions.hold`)
+    until the response, then told only if it is not that write (docs/propagation.md,
+    "Requests and writes").
     """
 
-    def __init__(self, tell: Handler) -> None:
+    def __init__(self, tell: Handler, flights: WrittenVersions) -> None:
         self._tell = tell
+        self._flights = flights
         self._written: dict[EchoKey, Obj] = {}
-        self._in_flight: dict[EchoKey, tuple[ResourceInfo, EventType, Obj] | None] = {}
 
     def written(self, key: EchoKey) -> Obj | None:
         """The copy the hub wrote whose echo has not arrived yet."""
         return self._written.get(key)
 
-    def started(self, key: EchoKey) -> None:
-        """A write of ``key`` is about to be sent."""
-        self._in_flight[key] = None
+    async def write(self, key: EchoKey, info: ResourceInfo, send: Awaitable[_Answer]) -> _Answer:
+        """Await ``send``, the write of ``key``; its answer, when an object, is the one to expect.
 
-    def finished(self, key: EchoKey, written: Obj | None) -> None:
-        """The write of ``key`` was answered with ``written`` (None: refused, or dry-run)."""
-        early = self._in_flight.pop(key, None)
-        if written is not None:
-            # Held as a cache holds its objects (docs/configuration.md, "Memory").
-            self._written[key] = slim(written)
-        if early is not None:
-            self.event(key, *early)
+        Events of ``key`` that arrive meanwhile are looked at once the answer is known.
+        """
+        cluster, _, namespace, name = key
+        with self._flights.writing(cluster, info, namespace, name, APPLIED):
+            written = await send
+            if isinstance(written, dict):
+                # Held as a cache holds its objects (docs/configuration.md, "Memory").
+                self._written[key] = slim(written)
+        return written
 
     def event(self, key: EchoKey, info: ResourceInfo, kind: EventType, obj: Obj) -> None:
         """A watch event of ``key``: told to the controller unless it is an echo."""
-        if key in self._in_flight:
-            self._in_flight[key] = (info, kind, obj)  # the latest one is all that matters
+        if self._flights.hold(key[0], info, obj, APPLIED, lambda: self.event(key, info, kind, obj)):
             return
         written = self._written.pop(key, None)
         if kind != "DELETED" and resource_version(written or {}) == resource_version(obj):
