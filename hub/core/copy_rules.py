@@ -307,8 +307,9 @@ def _dest_path(text: str, *, plain: bool) -> FieldPath:
         dest = parse_plain_path(text) if plain else parse_path(text)
     except PathError as exc:
         raise _Invalid(f"destination path: {exc}") from None
-    for protected in _PROTECTED:
-        if _overlaps(dest, protected):
+    ids = _ids(dest)
+    for protected, protected_ids in _PROTECTED_IDS:
+        if _ids_overlap(ids, protected_ids):
             raise _Invalid(
                 f"destination {quoted(format_path(dest))} would overwrite "
                 f"{format_path(protected)}, which must not be written"
@@ -534,27 +535,35 @@ def _drop_conflicts(rules: list[Rule]) -> tuple[list[Rule], list[RuleError]]:
 
 
 def _overlaps(a: FieldPath, b: FieldPath) -> bool:
-    return _is_prefix(a, b) or _is_prefix(b, a)
+    return _ids_overlap(_ids(a), _ids(b))
+
+
+def _ids_overlap(a: tuple[tuple[str, str], ...], b: tuple[tuple[str, str], ...]) -> bool:
+    """One path (as segment ids) addresses the other or one of its ancestors."""
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
 
 
 def _is_prefix(prefix: FieldPath, path: FieldPath) -> bool:
     """True when ``prefix`` addresses ``path`` or one of its ancestors."""
-    if len(prefix) > len(path):
-        return False
-    return all(_same(x, y) for x, y in zip(prefix, path, strict=False))
+    return len(prefix) <= len(path) and _ids(prefix) == _ids(path[: len(prefix)])
 
 
-def _same(a: Segment, b: Segment) -> bool:
-    # `items.0` and `items[0]` reach the same place when `items` is a list: treat as equal.
-    return _segment_id(a) == _segment_id(b)
+def _ids(path: FieldPath) -> tuple[tuple[str, str], ...]:
+    return tuple(_segment_id(seg) for seg in path)
 
 
 def _segment_id(seg: Segment) -> tuple[str, str]:
+    # `items.0` and `items[0]` reach the same place when `items` is a list: treat as equal.
     if isinstance(seg, Index):
         return ("index", str(seg.index))
     if seg.name.isascii() and seg.name.isdigit():
         return ("index", seg.name.lstrip("0") or "0")
     return ("key", seg.name)
+
+
+#: Each protected path with its segment ids, computed once (every parse checks them all).
+_PROTECTED_IDS = tuple((path, _ids(path)) for path in _PROTECTED)
 
 
 # --------------------------------------------------------------------------- resolve/apply

@@ -275,13 +275,23 @@ def apply_overrides(obj: Obj, federated_obj: Obj, cluster_name: str) -> Obj | Ov
     the cluster are validated before any is applied; the inputs are never mutated. Error
     messages start with ``cluster '<name>': ``.
     """
+    return apply_overrides_in_place(copy.deepcopy(obj), federated_obj, cluster_name)
+
+
+def apply_overrides_in_place(
+    obj: Obj, federated_obj: Obj, cluster_name: str
+) -> Obj | OverrideError:
+    """:func:`apply_overrides` on ``obj`` itself, a private copy the caller owns (render's).
+
+    On an error ``obj`` may be half changed: the caller drops it.
+    """
     result = _apply_overrides(obj, federated_obj, cluster_name)
     if isinstance(result, OverrideError):
         return OverrideError(f"cluster {cluster_name!r}: {result.message}")
     return result
 
 
-def _apply_overrides(obj: Obj, federated_obj: Obj, cluster_name: str) -> Obj | OverrideError:
+def _apply_overrides(result: Obj, federated_obj: Obj, cluster_name: str) -> Obj | OverrideError:
     try:
         generation = api_generation(str(federated_obj.get("apiVersion", "")))
     except ValueError as err:
@@ -292,7 +302,6 @@ def _apply_overrides(obj: Obj, federated_obj: Obj, cluster_name: str) -> Obj | O
     entry = _cluster_entry(spec.get("overrides") if spec else None, cluster_name)
     if isinstance(entry, OverrideError):
         return entry
-    result = copy.deepcopy(obj)
     if entry is None:
         return result
     overrides = _parse_cluster_overrides(generation, *entry)

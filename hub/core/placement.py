@@ -198,6 +198,11 @@ def _parse_match_expressions(raw: object) -> list[Requirement] | SelectorError:
     return requirements
 
 
+#: Parsed selectors by their text: placement parses the same few on every reconcile.
+_PARSED: dict[str, LabelSelector | SelectorError] = {}
+_PARSED_KEPT = 256
+
+
 def parse_label_selector(raw: object) -> LabelSelector | SelectorError:
     """Parse a Kubernetes ``LabelSelector`` (``matchLabels`` AND ``matchExpressions``).
 
@@ -205,6 +210,16 @@ def parse_label_selector(raw: object) -> LabelSelector | SelectorError:
     everything (Kubernetes ``LabelSelectorAsSelector``). Unknown fields are rejected: a typo
     such as ``matchLabel`` would otherwise silently widen the selector to everything.
     """
+    text = repr(raw)  # JSON data: equal text, equal selector
+    parsed = _PARSED.get(text)
+    if parsed is None:
+        if len(_PARSED) >= _PARSED_KEPT:
+            del _PARSED[next(iter(_PARSED))]
+        parsed = _PARSED[text] = _parse_label_selector(raw)
+    return parsed
+
+
+def _parse_label_selector(raw: object) -> LabelSelector | SelectorError:
     if raw is None:
         return LabelSelector(nothing=True)
     if not isinstance(raw, Mapping):

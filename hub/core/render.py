@@ -23,7 +23,7 @@ from hub.core.federation import (
     target_kind,
 )
 from hub.core.objects import Obj, Origin
-from hub.core.overrides import OverrideError, apply_overrides
+from hub.core.overrides import OverrideError, apply_overrides_in_place
 from hub.core.problems import Problem
 
 #: Metadata the API server owns; copying it to a member would fail or lie.
@@ -174,7 +174,7 @@ def _render(
         metadata.pop("namespace", None)
     strip_server_owned(obj)
 
-    overridden = apply_overrides(obj, federated_obj, cluster_name)
+    overridden = apply_overrides_in_place(obj, federated_obj, cluster_name)
     if isinstance(overridden, OverrideError):
         return RenderError(overridden.message)  # already names the cluster
     # Overrides cannot touch /metadata itself, but may have added server-owned fields.
