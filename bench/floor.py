@@ -5,7 +5,10 @@ FederatedSecret ``fs-i`` copying from the master Secret ``src-i``, in one namesp
 
 * one merge patch of ``spec.template.data`` on the master (the copy),
 * one server-side apply of the rendered Secret to every member, 4 requests in flight per
-  member (the namespace is created once per member, up front),
+  member (the namespace is created once per member, up front): the very object the hub
+  must write, with its origin and hash annotations (docs/federated.md) and a label the
+  size of its managed label (not that label itself, which would put the floor's copies in
+  the hub's member caches), so the two pay the member API servers the same for each apply,
 * one status patch on the master (``Propagated`` on every member).
 
 Then it watches the master Secrets and does the same chain for each change, until SIGTERM.
@@ -29,10 +32,15 @@ from typing import Any
 
 from hub.config.loader import load_config
 from hub.core.errors import Conflict
+from hub.core.federation import HASH_ANNOTATION, ORIGIN_ANNOTATION
+from hub.core.objects import Origin
+from hub.core.render import compute_hash
 from hub.kube.client import APPLY_PATCH, MERGE_PATCH, ClusterClient
 
 GROUP, VERSION = "types.kubefed.io", "v1beta1"
 IN_FLIGHT = 4  # requests per cluster
+#: Stands in for the hub's managed label (as long), which would put the copy in the hub's caches.
+FLOOR_LABEL = "bench.floor/copied"
 STARTED = time.monotonic()
 
 
@@ -41,6 +49,7 @@ class Floor:
 
     def __init__(self, master: ClusterClient, members: list[ClusterClient], ns: str) -> None:
         self.master = master
+        self.master_name = master.name
         self.members = members
         self.ns = ns
         self.sem = {c.name: asyncio.Semaphore(IN_FLIGHT) for c in [master, *members]}
@@ -75,13 +84,7 @@ class Floor:
             self.master, "PATCH", self.fed_path(name),
             body={"spec": {"template": {"data": data}}}, content_type=MERGE_PATCH,
         )  # fmt: skip
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name, "namespace": self.ns},
-            "type": "Opaque",
-            "data": data,
-        }
+        secret = self.member_copy(name, data)
         path = f"/api/v1/namespaces/{self.ns}/secrets/{name}"
         params = {"fieldManager": "floor", "force": True}
         await asyncio.gather(
@@ -99,6 +102,25 @@ class Floor:
             self.master, "PATCH", self.fed_path(name, "status"),
             body={"status": status}, content_type=MERGE_PATCH,
         )  # fmt: skip
+
+    def member_copy(self, name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """The Secret the hub renders from ``fs-<i>`` (hub/core/render.py), built directly."""
+        origin = Origin(self.master_name, GROUP, "FederatedSecret", self.ns, name)
+        annotations = {ORIGIN_ANNOTATION: str(origin)}
+        secret: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "namespace": self.ns,
+                "labels": {FLOOR_LABEL: "true"},
+                "annotations": annotations,
+            },
+            "type": "Opaque",
+            "data": data,
+        }
+        annotations[HASH_ANNOTATION] = compute_hash(secret)
+        return secret
 
     async def initial(self) -> None:
         await asyncio.gather(*(self.sync(n.removeprefix("src-")) for n in self.sources))

@@ -7,11 +7,12 @@ never raise on a malformed object and never mutate it: a missing or mistyped ``m
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 #: A Kubernetes object as the API returns it: a plain JSON dict.
 Obj = dict[str, Any]
@@ -148,4 +149,5 @@ def content_version(obj: Mapping[str, Any]) -> str:
     object and per cluster, and equal versions are then one string in memory.
     """
     annotations = metadata(obj).get("annotations") or {}
-    return sys.intern(f"{generation(obj)}:{json.dumps(annotations, sort_keys=True)}")
+    text = orjson.dumps(annotations, option=orjson.OPT_SORT_KEYS).decode()  # 10x json's speed
+    return sys.intern(f"{generation(obj)}:{text}")

@@ -79,12 +79,12 @@ def test_drift_uses_the_recorded_resource_version_first() -> None:
     assert tracker.drifted("k", desired, changed)
 
 
-def test_forget_where_drops_only_matching_keys() -> None:
+def test_forget_drops_only_that_key() -> None:
     tracker: DriftTracker[tuple[str, str]] = DriftTracker()
     desired = {"spec": 1}
     for cluster in ("a", "b"):
         tracker.wrote((cluster, "x"), {"metadata": {"resourceVersion": "1"}, "spec": 2})
-    tracker.forget_where(lambda k: k[0] == "a")
+    tracker.forget(("a", "x"))
     stale = {"metadata": {"resourceVersion": "1"}, "spec": 2}
     assert tracker.drifted(("a", "x"), desired, stale)
     assert not tracker.drifted(("b", "x"), desired, stale)
@@ -146,6 +146,6 @@ def test_fights_are_counted_per_key_and_forgotten() -> None:
     assert detector.hold("a", "2") == 2.0
     clock.now += 1.5
     assert detector.hold("a", "2") == 0.5  # the same foreign write: the quiet period runs on
-    detector.forget_where(lambda k: k == "a")
+    detector.forget("a")
     assert detector.hold("a", "3") == 0.0
     assert detector.hold("b", "2") == 2.0

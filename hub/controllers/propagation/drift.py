@@ -67,11 +67,6 @@ class DriftTracker(Generic[K]):
         """The copy is gone (deleted, or no longer placed)."""
         self._written.pop(key, None)
 
-    def forget_where(self, match: Callable[[K], bool]) -> None:
-        """Forget every key ``match`` accepts."""
-        for key in [k for k in self._written if match(k)]:
-            del self._written[key]
-
 
 _EPSILON = 1e-6  # seconds
 
@@ -115,8 +110,7 @@ class FightDetector(Generic[K]):
         times.append(now)
         return 0.0
 
-    def forget_where(self, match: Callable[[K], bool]) -> None:
-        """Forget the corrections of every key ``match`` accepts."""
-        for records in (self._times, self._foreign):
-            for key in [k for k in records if match(k)]:
-                del records[key]
+    def forget(self, key: K) -> None:
+        """Forget the corrections of ``key`` (its copy is gone)."""
+        self._times.pop(key, None)
+        self._foreign.pop(key, None)

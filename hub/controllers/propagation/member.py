@@ -48,7 +48,7 @@ from hub.core.federation import (
     annotation_is_true,
 )
 from hub.core.objects import Obj, ObjectRef
-from hub.core.render import RenderError, render, target_api_version
+from hub.core.render import Rendered, RenderError, render, target_api_version
 from hub.kube.resources import ResourceInfo
 from hub.kube.slim import slim
 from hub.kube.watch import EventType
@@ -102,11 +102,13 @@ class Members:
         #: is created once, not by every worker that meets it (docs/propagation.md).
         self._namespace_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.echoes = Echoes(hooks.on_event, deps.writers.recent)
+        self._last_rendered: tuple[tuple[ObjectRef, str, str], Rendered] | None = None
 
     def forget(self, key: ObjectRef) -> None:
         """The Federated object is gone: drop what was recorded about its copies."""
-        self.drift.forget_where(lambda k: k[1] == key)
-        self.fights.forget_where(lambda k: k[1] == key)
+        for cluster in self.inventory.states:  # by key, not a scan of every object's records
+            self.drift.forget((cluster, key))
+            self.fights.forget((cluster, key))
 
     # --- placing ---------------------------------------------------------------------------
 
@@ -189,7 +191,7 @@ class Members:
             return ClusterResult(
                 name, ClusterStatus.ALREADY_EXISTS, "the object is a copy source; never written"
             )
-        rendered = render(fed, name, master_name=self.master, target_api_version=info.api_version)
+        rendered = self._render(key, fed, name, info.api_version)
         if isinstance(rendered, RenderError):
             return ClusterResult(name, ClusterStatus.APPLY_FAILED, rendered.message)
         drifted = False
@@ -225,6 +227,26 @@ class Members:
         verb = "corrected drift of" if drifted else ("updated" if live else "created")
         log.info("propagation: %s %s on %s", verb, key, name, extra=fields(name, key, info.kind))
         return ClusterResult(name, ClusterStatus.PROPAGATED, wrote=True)
+
+    def _render(
+        self, key: ObjectRef, fed: Obj, cluster: str, api_version: str
+    ) -> Rendered | RenderError:
+        """``fed`` rendered for ``cluster``; the same rendering for every cluster it is alike on.
+
+        Without overrides the copy is the same on every cluster of an API version: the
+        lanes, which run one object's clusters one after the other, render it once (one
+        rendering is kept, so this costs no memory per object).
+        """
+        spec = fed.get("spec")
+        if isinstance(spec, dict) and spec.get("overrides"):
+            return render(fed, cluster, master_name=self.master, target_api_version=api_version)
+        version = (key, objects.resource_version(fed), api_version)
+        if self._last_rendered is not None and self._last_rendered[0] == version:
+            return self._last_rendered[1]
+        rendered = render(fed, cluster, master_name=self.master, target_api_version=api_version)
+        if isinstance(rendered, Rendered):
+            self._last_rendered = (version, rendered)
+        return rendered
 
     async def _write(
         self,
