@@ -268,6 +268,12 @@ def _apply_set(doc: Obj, override: _Override) -> None:
     parent[override.path[-1]] = copy.deepcopy(override.value)
 
 
+def overrides_none(federated_obj: Obj) -> bool:
+    """No cluster has an override entry: the object renders the same on every cluster."""
+    spec = federated_obj.get("spec")
+    return not (isinstance(spec, Mapping) and spec.get("overrides"))
+
+
 def apply_overrides(obj: Obj, federated_obj: Obj, cluster_name: str) -> Obj | OverrideError:
     """Return a copy of ``obj`` with ``federated_obj``'s overrides for ``cluster_name`` applied.
 

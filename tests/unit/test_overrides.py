@@ -558,3 +558,13 @@ def test_prop_alpha_set_then_get(data: st.DataObject, obj: Obj, value: Any) -> N
     assume(node is None or isinstance(node, dict))
     result = ok(apply_overrides(obj, alpha({"path": pointer(path), "value": value}), "c1"))
     assert get(result, path) == value
+
+
+def test_overrides_none_tells_a_cluster_independent_object() -> None:
+    from hub.core.overrides import overrides_none
+
+    assert overrides_none({"spec": {"template": {}}})
+    assert overrides_none({"spec": {"overrides": []}})
+    assert overrides_none({"spec": None})
+    assert not overrides_none({"spec": {"overrides": [{"clusterName": "a"}]}})
+    assert not overrides_none({"spec": {"overrides": "malformed"}})  # rendered per cluster: fails

@@ -48,6 +48,7 @@ from hub.core.federation import (
     annotation_is_true,
 )
 from hub.core.objects import Obj, ObjectRef
+from hub.core.overrides import overrides_none
 from hub.core.render import Rendered, RenderError, render, target_api_version
 from hub.kube.resources import ResourceInfo
 from hub.kube.slim import slim
@@ -237,8 +238,7 @@ class Members:
         lanes, which run one object's clusters one after the other, render it once (one
         rendering is kept, so this costs no memory per object).
         """
-        spec = fed.get("spec")
-        if isinstance(spec, dict) and spec.get("overrides"):
+        if not overrides_none(fed):
             return render(fed, cluster, master_name=self.master, target_api_version=api_version)
         version = (key, objects.resource_version(fed), api_version)
         if self._last_rendered is not None and self._last_rendered[0] == version:
